@@ -1,0 +1,149 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share: config loading, clear
+errors for bad invocations, and the CPU (gloo) distributed fixes that
+mmengine 0.10.7 lacks.
+
+mmengine 0.10.7 breaks ``--launcher pytorch`` on a machine without CUDA in
+three places, all handled here without touching site-packages:
+
+1. ``init_dist`` calls ``torch.cuda.set_device`` unconditionally: we create
+   the gloo process group ourselves first; the Runner then skips its init.
+2. ``Runner.wrap_model`` passes ``device_ids=[LOCAL_RANK]`` to DDP, which is
+   only valid for CUDA modules: we set ``model_wrapper_cfg`` with
+   ``device_ids=None``.
+3. ``SyncBN`` has no CPU kernel: we turn every ``SyncBN`` norm config into
+   ``BN`` (each process normalises its own batch, as DDP on CPU would).
+
+On a CUDA machine none of this applies and the configs run unchanged (nccl).
+"""
+import os
+import os.path as osp
+import sys
+
+import torch
+
+
+class InvocationError(SystemExit):
+    """A bad command line: printed as one line, exit code 2."""
+
+    def __init__(self, message):
+        super().__init__(2)
+        self.message = message
+
+
+def fail(message):
+    print(f'error: {message}', file=sys.stderr)
+    raise InvocationError(message)
+
+
+def load_config(path, cfg_options=None):
+    """Load an MMEngine config with a one-line error if it is missing."""
+    from mmengine.config import Config
+    if not osp.isfile(path):
+        fail(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def config_scope(cfg):
+    """'mmseg' or 'mmpretrain', read from the config's default_scope."""
+    scope = cfg.get('default_scope', None)
+    if scope not in ('mmseg', 'mmpretrain'):
+        fail(f"config default_scope must be 'mmseg' or 'mmpretrain', got "
+             f'{scope!r}')
+    return scope
+
+
+def _dataset_roots(dataset):
+    """Yield (data_root, ann_file) of a dataset config, through wrappers."""
+    if not isinstance(dataset, dict):
+        return
+    for key in ('dataset', ):
+        yield from _dataset_roots(dataset.get(key))
+    for sub in dataset.get('datasets', []) or []:
+        yield from _dataset_roots(sub)
+    if 'data_root' in dataset or 'ann_file' in dataset:
+        yield dataset.get('data_root', ''), dataset.get('ann_file', '')
+
+
+DATA_HELP = {
+    'mmseg': ('prepare it as in README.md "Data preparation" (real VOC 2012 '
+              '+ SBD aug), or make the toy set with: python '
+              'tools/dataset_converters/make_toy_voc.py'),
+    'mmpretrain': ('prepare it as in README.md "Data preparation" (ImageNet), '
+                   'or make the toy set with: python '
+                   'tools/dataset_converters/make_toy_imagenet.py'),
+}
+
+
+def check_data_roots(cfg, loaders):
+    """Fail with one line naming the missing data path and how to make it."""
+    scope = config_scope(cfg)
+    for loader in loaders:
+        loader_cfg = cfg.get(loader, None)
+        if not loader_cfg:
+            continue
+        for root, ann_file in _dataset_roots(loader_cfg.get('dataset')):
+            if root and not osp.isdir(root):
+                fail(f'data root {root!r} ({loader}) does not exist; '
+                     f'{DATA_HELP[scope]}')
+            if ann_file:
+                path = ann_file if osp.isabs(ann_file) else osp.join(
+                    root or '', ann_file)
+                if not osp.exists(path):
+                    fail(f'annotation file {path!r} ({loader}) does not '
+                         f'exist; {DATA_HELP[scope]}')
+
+
+def check_checkpoint(path, what='checkpoint'):
+    if path and '://' not in str(path) and not osp.isfile(path):
+        fail(f'{what} not found: {path}')
+
+
+def _replace_syncbn(node):
+    if isinstance(node, dict):
+        if node.get('type') in ('SyncBN', 'MMSyncBN'):
+            node['type'] = 'BN'
+        for value in node.values():
+            _replace_syncbn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _replace_syncbn(value)
+
+
+def setup_distributed(cfg, launcher):
+    """Make ``--launcher pytorch`` work on CPU-only machines (gloo)."""
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        fail(f'launcher {launcher!r} needs CUDA; on a CPU machine use '
+             "--launcher pytorch (tools/dist_train.sh)")
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg', None) or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters',
+                       cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+    _replace_syncbn(cfg.model)
+    cfg.sync_bn = None
+    cfg.env_cfg = dict(cfg.get('env_cfg', {}))
+    cfg.env_cfg['dist_cfg'] = dict(backend='gloo')
+
+
+def set_local_rank(local_rank):
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(local_rank)
+
+
+def build_runner(cfg):
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

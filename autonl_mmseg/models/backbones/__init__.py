@@ -1,0 +1,3 @@
+from .autonl_net import AutoNLNet
+
+__all__ = ['AutoNLNet']

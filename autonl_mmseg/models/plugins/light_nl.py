@@ -1,0 +1,166 @@
+"""The Lightweight Non-Local block (LightNL, Eqn 9 + Eqn 8 of AutoNL)."""
+import math
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_norm_layer
+from mmengine.model import BaseModule
+from mmengine.registry import MODELS
+
+
+def compact_channels(in_channels, channel_ratio):
+    """Number of channels ``k`` that LightNL keeps: ``int(r * C)``, at least 1."""
+    return max(1, int(channel_ratio * in_channels))
+
+
+def matmul_macs(channels, height, width, channel_ratio, spatial_stride):
+    """MACs of both associations of ``y = x_c x_sc^T x_s`` (Eqn 9).
+
+    Returns:
+        tuple[int, int]: (affinity-order MACs, Gram-order MACs).
+    """
+    k = compact_channels(channels, channel_ratio)
+    hw = height * width
+    hw_s = math.ceil(height / spatial_stride) * math.ceil(width / spatial_stride)
+    affinity = hw * hw_s * (k + channels)  # (x_sc^T x_c), then x_s (...)
+    gram = (hw + hw_s) * channels * k  # (x_s x_sc^T), then (...) x_c
+    return affinity, gram
+
+
+def light_nl_macs(channels, height, width, channel_ratio, spatial_stride):
+    """MACs of a LightNL block as the paper counts them (no BN, no add)."""
+    return (min(matmul_macs(channels, height, width, channel_ratio,
+                            spatial_stride)) + 9 * channels * height * width)
+
+
+def non_local_aggregate(x, channel_ratio, spatial_stride, order='auto'):
+    """Eqn 9: ``y = x_c x_sc^T x_s / (H W)`` with compact features.
+
+    ``x_c`` keeps the first ``k = int(r C)`` channels, ``x_s`` takes every
+    ``s``-th row and column (no pooling) and ``x_sc`` both. The product is
+    normalised by the FULL resolution ``H W`` and has no softmax, so it is
+    associative and the cheaper order can be picked from the actual shapes.
+
+    Args:
+        x (Tensor): (N, C, H, W).
+        channel_ratio (float): r in (0, 1].
+        spatial_stride (int): s >= 1.
+        order (str): 'auto' (cheaper one), 'affinity' or 'gram'.
+
+    Returns:
+        Tensor: y of shape (N, C, H, W).
+    """
+    n, c, h, w = x.shape
+    k = compact_channels(c, channel_ratio)
+    x_s = x[:, :, ::spatial_stride, ::spatial_stride] if spatial_stride > 1 else x
+    x_full = x.flatten(2)  # (N, C, HW)
+    x_c = x_full[:, :k]  # (N, k, HW)
+    x_s = x_s.flatten(2)  # (N, C, HW')
+    x_sc = x_s[:, :k]  # (N, k, HW')
+    if order == 'auto':
+        affinity, gram = matmul_macs(c, h, w, channel_ratio, spatial_stride)
+        order = 'affinity' if affinity < gram else 'gram'
+    if order == 'affinity':
+        # (HW', k) x (k, HW) -> (N, HW', HW); then (C, HW') x (HW', HW)
+        y = torch.bmm(x_s, torch.bmm(x_sc.transpose(1, 2), x_c))
+    elif order == 'gram':
+        # (C, HW') x (HW', k) -> (N, C, k); then (C, k) x (k, HW)
+        y = torch.bmm(torch.bmm(x_s, x_sc.transpose(1, 2)), x_c)
+    else:
+        raise ValueError(f"order must be 'auto', 'affinity' or 'gram', "
+                         f'got {order!r}')
+    return (y / (h * w)).view(n, c, h, w)
+
+
+@MODELS.register_module()
+class LightNL(BaseModule):
+    """Lightweight Non-Local block (AutoNL, CVPR 2020, Eqn 9 + Eqn 8).
+
+    ``z = BN(DWConv3x3(x_c x_sc^T x_s / HW)) + x``. The BN's gamma starts at
+    zero, so the block is the identity at initialisation and can be inserted
+    into a pretrained network. Also usable as an MMCV plugin
+    (``mmcv.cnn.build_plugin_layer``), e.g. in an MMSeg ResNet::
+
+        plugins=[dict(cfg=dict(type='LightNL', channel_ratio=0.25),
+                      stages=(False, True, True, True),
+                      position='after_conv3')]
+
+    Args:
+        in_channels (int): Channels C of the input (and output).
+        channel_ratio (float): Fraction r of channels used for the affinity
+            (the first ``int(r * C)`` channels). Default: 0.25.
+        spatial_stride (int): Stride s of the spatial subsampling of the
+            context features. Default: 1.
+        norm_cfg (dict): Norm after the depthwise conv.
+            Default: dict(type='BN').
+        matmul_order (str): 'auto' picks the cheaper association from the
+            actual input shape; 'affinity' / 'gram' force one. Default: 'auto'.
+        init_cfg (dict, optional): Initialisation config. Default: None.
+    """
+
+    _abbr_ = 'light_nl'
+
+    def __init__(self,
+                 in_channels,
+                 channel_ratio=0.25,
+                 spatial_stride=1,
+                 norm_cfg=dict(type='BN'),
+                 matmul_order='auto',
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if not isinstance(in_channels, int) or in_channels <= 0:
+            raise ValueError(
+                f'in_channels must be a positive int, got {in_channels!r}')
+        if not 0 < channel_ratio <= 1:
+            raise ValueError(
+                f'channel_ratio must be in (0, 1], got {channel_ratio!r}')
+        if not isinstance(spatial_stride, int) or spatial_stride < 1:
+            raise ValueError(
+                f'spatial_stride must be an int >= 1, got {spatial_stride!r}')
+        if matmul_order not in ('auto', 'affinity', 'gram'):
+            raise ValueError(f'matmul_order must be auto/affinity/gram, '
+                             f'got {matmul_order!r}')
+        self.in_channels = in_channels
+        self.channel_ratio = channel_ratio
+        self.spatial_stride = spatial_stride
+        self.matmul_order = matmul_order
+        self.depthwise_conv = nn.Conv2d(
+            in_channels,
+            in_channels,
+            kernel_size=3,
+            padding=1,
+            groups=in_channels,
+            bias=False)
+        self.norm_name, norm = build_norm_layer(norm_cfg, in_channels)
+        self.add_module(self.norm_name, norm)
+        self._zero_init_norm()
+
+    @property
+    def norm(self):
+        return getattr(self, self.norm_name)
+
+    def _zero_init_norm(self):
+        nn.init.zeros_(self.norm.weight)
+        nn.init.zeros_(self.norm.bias)
+
+    def init_weights(self):
+        super().init_weights()
+        # A Pretrained/Kaiming init_cfg must not undo the identity start.
+        if not (isinstance(self.init_cfg, dict)
+                and self.init_cfg.get('type') == 'Pretrained'):
+            self._zero_init_norm()
+
+    def depthwise_weight(self):
+        """The depthwise kernel W_d used in Eqn 8 (hook for the search)."""
+        return self.depthwise_conv.weight
+
+    def forward(self, x):
+        y = non_local_aggregate(x, self.channel_ratio, self.spatial_stride,
+                                self.matmul_order)
+        y = nn.functional.conv2d(
+            y, self.depthwise_weight(), padding=1, groups=self.in_channels)
+        return self.norm(y) + x
+
+    def extra_repr(self):
+        return (f'in_channels={self.in_channels}, channel_ratio='
+                f'{self.channel_ratio}, spatial_stride={self.spatial_stride}')

@@ -1,0 +1,103 @@
+# Copyright (c) autonl_mmseg contributors.
+"""Train a segmentor (MMSeg config) or a classifier / search (MMPretrain
+config) with MMEngine's Runner. Same arguments as MMSeg's tools/train.py."""
+import argparse
+import logging
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+
+import autonl_mmseg  # noqa: F401,E402  (registers modules, checkpoint allow-list)
+from autonl_mmseg.engine.launch import (build_runner, check_checkpoint,  # noqa: E402
+                                        check_data_roots, config_scope,
+                                        load_config, set_local_rank,
+                                        setup_distributed)
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        default=False,
+        help='resume from the latest checkpoint in the work_dir automatically')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        default=False,
+        help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='enable automatically scaling LR (MMPretrain configs)')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not validate during training')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    set_local_rank(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    scope = config_scope(cfg)
+    setup_distributed(cfg, args.launcher)
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if optim_wrapper == 'AmpOptimWrapper':
+            from mmengine.logging import print_log
+            print_log('AMP training is already enabled in your config.',
+                      logger='current', level=logging.WARNING)
+        else:
+            assert optim_wrapper == 'OptimWrapper', (
+                '`--amp` is only supported when the optimizer wrapper type is '
+                f'`OptimWrapper` but got {optim_wrapper}.')
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+
+    if args.auto_scale_lr:
+        cfg.setdefault('auto_scale_lr', {})['enable'] = True
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+
+    cfg.resume = args.resume
+    loaders = ['train_dataloader']
+    if cfg.get('val_cfg', None):
+        loaders.append('val_dataloader')
+    check_data_roots(cfg, loaders)
+    if not args.resume:
+        check_checkpoint(cfg.get('load_from', None), 'load_from checkpoint')
+
+    runner = build_runner(cfg)
+    runner.train()
+    return runner
+
+
+if __name__ == '__main__':
+    main()
