@@ -1,0 +1,54 @@
+"""dist_train.sh on CPU (gloo) and the one-line errors of the tools."""
+from conftest import run_tool, seg_data_options
+
+SEG = 'configs/autonl/toy/deeplabv3_mobilenet-v2_toy-voc.py'
+
+
+def test_dist_train_two_processes_on_cpu(toy_voc_root, tmp_path):
+    work = tmp_path / 'work'
+    opts = seg_data_options(toy_voc_root) + [
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'val_dataloader.num_workers=0',
+        'val_dataloader.persistent_workers=False', 'train_cfg.max_iters=3',
+        'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=3',
+        'default_hooks.logger.interval=1',
+        # the full (non-toy) configs use SyncBN: make sure it is handled
+        'norm_cfg.type=SyncBN', 'model.backbone.norm_cfg.type=SyncBN',
+        'model.decode_head.norm_cfg.type=SyncBN']
+    proc = run_tool(['bash', 'tools/dist_train.sh', SEG, '2', '--work-dir',
+                     str(work), '--cfg-options', *opts],
+                    env={'PORT': '29517', 'OMP_NUM_THREADS': '1'})
+    log = proc.stdout + proc.stderr
+    assert (work / 'iter_3.pth').exists(), log[-3000:]
+    assert 'world_size: 2' in log or "'world_size': 2" in log or \
+        'world size: 2' in log.lower() or 'Distributed launcher: pytorch' in log
+
+
+def _one_line_error(proc, *needles):
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.strip().splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_missing_config():
+    proc = run_tool(['tools/train.py', 'configs/nope.py'], check=False)
+    _one_line_error(proc, 'config file not found', 'configs/nope.py')
+
+
+def test_missing_data_root(tmp_path):
+    missing = tmp_path / 'no_voc'
+    proc = run_tool(['tools/train.py', SEG, '--work-dir', str(tmp_path),
+                     '--cfg-options',
+                     f'train_dataloader.dataset.data_root={missing}'],
+                    check=False)
+    _one_line_error(proc, str(missing), 'make_toy_voc.py')
+
+
+def test_missing_checkpoint(toy_voc_root, tmp_path):
+    proc = run_tool(['tools/test.py', SEG, str(tmp_path / 'none.pth'),
+                     '--cfg-options', *seg_data_options(toy_voc_root)],
+                    check=False)
+    _one_line_error(proc, 'checkpoint not found', 'none.pth')

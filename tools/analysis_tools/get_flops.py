@@ -1,0 +1,202 @@
+# Copyright (c) autonl_mmseg contributors.
+"""Count parameters and MACs with ``mmengine.analysis``.
+
+    python tools/analysis_tools/get_flops.py CONFIG [--shape H W]
+    python tools/analysis_tools/get_flops.py --paper-tables
+
+mmengine's FlopAnalyzer counts one multiply-accumulate as one "flop". The
+paper counts convs, FCs, matmuls and SE pools, but neither BN nor residual
+adds; where mmengine counts something the paper does not (BN, the
+bilinear upsampling of a segmentor), it is shown in its own column, and the
+"paper rules" column leaves it out.
+"""
+import argparse
+import os.path as osp
+import sys
+
+import torch
+from torch import nn
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+
+import autonl_mmseg  # noqa: F401,E402
+from autonl_mmseg.models import AutoNLNet  # noqa: E402
+from autonl_mmseg.models.plugins.nonlocal_variants import NonLocalVariant  # noqa: E402
+from autonl_mmseg.models.utils.complexity import genotype_macs  # noqa: E402
+from autonl_mmseg.models.utils.genotype import load_genotype  # noqa: E402
+
+# mmengine operator names that the paper's convention does not count.
+NOT_IN_PAPER = ('batch_norm', 'upsample_bilinear2d', 'upsample_nearest2d',
+                'group_norm', 'layer_norm', 'instance_norm')
+
+TABLE1 = [  # (label, variant, paper delta MACs)
+    ('Wang et al. NL', 'wang', 6.2e9),
+    ('Levi et al. NL', 'levi', 146e6),
+    ('Eqn 3', 'eqn3', 119e6),
+    ('Eqn 5', 'eqn5', 93e6),
+    ('Eqn 7', 'eqn7', 66e6),
+    ('Eqn 9 (1x1 W_z)', 'eqn9', 38e6),
+    ('Eqn 9 + Eqn 8 (LightNL)', 'lightnl', 15e6),
+]
+TABLE3 = [  # (genotype, paper params, paper MACs)
+    ('mobilenet-v2', 3.4e6, 300e6),
+    ('mobilenet-v2-lightnl', None, 316e6),
+    ('autonl-s', 4.4e6, 267e6),
+    ('autonl-l', 5.6e6, 353e6),
+]
+
+
+class TensorForward(nn.Module):
+    """Call an OpenMMLab model in 'tensor' mode (no data samples)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, mode='tensor')
+
+
+def count(model, shape):
+    """Return (total, by_operator) MACs of ``model`` on a (1, 3, H, W)."""
+    from mmengine.analysis import FlopAnalyzer
+    model.eval()
+    analyzer = FlopAnalyzer(model, (torch.randn(1, 3, *shape), ))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    analyzer.tracer_warnings('none')
+    return analyzer.total(), dict(analyzer.by_operator())
+
+
+def paper_rule(by_op):
+    return sum(v for k, v in by_op.items() if k not in NOT_IN_PAPER)
+
+
+def build_classifier(genotype, num_classes=1000):
+    from mmengine.registry import MODELS
+    from mmpretrain.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    return MODELS.build(dict(
+        type='mmpretrain.ImageClassifier',
+        backbone=dict(type='AutoNLNet', genotype=genotype),
+        neck=dict(type='mmpretrain.GlobalAveragePooling'),
+        head=dict(type='DropoutLinearClsHead', num_classes=num_classes,
+                  in_channels=1280)))
+
+
+def with_variant(variant):
+    """MobileNetV2 with a Table 1 variant at every LightNL position of
+    MobileNetV2-LightNL (after each block's projection; Eqn 9 rows use the
+    same r = 0.25 and s = 2 above 14x14 as LightNL)."""
+    net = AutoNLNet(genotype='mobilenet-v2-lightnl')
+    for block in net.modules():
+        if getattr(block, 'light_nl', None) is not None:
+            nl = block.light_nl
+            block.light_nl = NonLocalVariant(
+                nl.in_channels, variant=variant,
+                channel_ratio=nl.channel_ratio,
+                spatial_stride=nl.spatial_stride)
+    return net
+
+
+def fmt(n, unit=1e6):
+    return f'{n / unit:,.1f}M' if unit == 1e6 else f'{n / unit:,.2f}G'
+
+
+def paper_tables(shape=(224, 224)):
+    """Print Tables 1 and 3 beside the paper; return the rows."""
+    rows1, rows3 = [], []
+    _, base_ops = count(AutoNLNet(genotype='mobilenet-v2'), shape)
+    base = paper_rule(base_ops)
+    print(f'\nTable 1: non-local variants in all 17 blocks of MobileNetV2 at '
+          f'{shape[0]}x{shape[1]} (backbone MACs {fmt(base)}; paper 301M)')
+    print(f'{"variant":26s} {"delta MACs":>12s} {"paper":>9s} {"ratio":>7s}'
+          f' {"BN (not in paper)":>18s}')
+    for label, variant, paper in TABLE1:
+        _, ops = count(with_variant(variant), shape)
+        delta = paper_rule(ops) - base
+        bn = ops.get('batch_norm', 0) - base_ops.get('batch_norm', 0)
+        unit = 1e9 if paper >= 1e9 else 1e6
+        print(f'{label:26s} {"+" + fmt(delta, unit):>12s} '
+              f'{"+" + fmt(paper, unit):>9s} {delta / paper:7.3f} '
+              f'{fmt(bn):>18s}')
+        rows1.append(dict(variant=variant, delta=delta, paper=paper,
+                          ratio=delta / paper))
+    print(f'\nTable 3: classifiers at {shape[0]}x{shape[1]}, 1000 classes')
+    print(f'{"network":22s} {"params":>8s} {"paper":>7s} {"ratio":>6s} '
+          f'{"MACs":>8s} {"paper":>7s} {"ratio":>6s} {"analytic":>9s} '
+          f'{"BN (not in paper)":>18s}')
+    for name, paper_params, paper_macs in TABLE3:
+        model = build_classifier(name)
+        params = sum(p.numel() for p in model.parameters())
+        _, ops = count(TensorForward(model), shape)
+        macs = paper_rule(ops)
+        analytic = genotype_macs(load_genotype(name), shape)['total']
+        p_paper = f'{paper_params / 1e6:.1f}M' if paper_params else '-'
+        p_ratio = f'{params / paper_params:.3f}' if paper_params else '-'
+        print(f'{name:22s} {params / 1e6:7.2f}M {p_paper:>7s} {p_ratio:>6s} '
+              f'{fmt(macs):>8s} {fmt(paper_macs):>7s} '
+              f'{macs / paper_macs:6.3f} {fmt(analytic):>9s} '
+              f'{fmt(ops.get("batch_norm", 0)):>18s}')
+        rows3.append(dict(name=name, params=params, paper_params=paper_params,
+                          macs=macs, paper_macs=paper_macs,
+                          analytic=analytic))
+    return rows1, rows3
+
+
+def config_complexity(config, shape, cfg_options=None):
+    """Params and MACs of the model of any of our configs."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope, MODELS, init_default_scope
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    if hasattr(model, 'init_weights'):
+        model.init_weights()
+    params = sum(p.numel() for p in model.parameters())
+    total, ops = count(TensorForward(model), shape)
+    return params, total, ops
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', nargs='?', help='config file')
+    parser.add_argument('--shape', type=int, nargs='+', default=None,
+                        help='input size H [W] (default 224, 512 for '
+                        'segmentation)')
+    parser.add_argument('--paper-tables', action='store_true',
+                        help="print the paper's Tables 1 and 3 beside ours")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args(argv)
+    if not args.config and not args.paper_tables:
+        parser.error('give a CONFIG or --paper-tables')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.paper_tables:
+        paper_tables()
+    if args.config:
+        from autonl_mmseg.engine.launch import load_config
+        scope = load_config(args.config).get('default_scope')
+        shape = args.shape or [512 if scope == 'mmseg' else 224]
+        shape = (shape[0], shape[-1])
+        params, total, ops = config_complexity(args.config, shape,
+                                               args.cfg_options)
+        not_paper = {k: v for k, v in ops.items() if k in NOT_IN_PAPER}
+        print(f'\n{args.config}\ninput shape: (1, 3, {shape[0]}, {shape[1]})')
+        print(f'params: {params / 1e6:.3f}M')
+        print(f'MACs (paper rules): {fmt(total - sum(not_paper.values()))}')
+        for k, v in not_paper.items():
+            print(f'  + {k} (counted by mmengine, not by the paper): '
+                  f'{fmt(v)}')
+        print(f'MACs (mmengine total): {fmt(total)}')
+
+
+if __name__ == '__main__':
+    main()
