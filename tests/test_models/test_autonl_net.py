@@ -80,7 +80,8 @@ def test_mmpretrain_mobilenet_v2_checkpoint_loads():
     assert result.missing_keys and all('.light_nl.' in k
                                        for k in result.missing_keys)
     # same function as MMPretrain's network at init (LightNL = identity)
-    ref_net = MobileNetV2(widen_factor=1.0).eval()
+    ref_net = MobileNetV2(widen_factor=1.0)
+    ref_net.eval()  # (MMPretrain's train() returns None)
     lightnl.load_state_dict(ref_net.state_dict(), strict=False)
     for nl in (m.light_nl for m in lightnl.modules()
                if getattr(m, 'light_nl', None)):

@@ -1,8 +1,7 @@
 """AutoNLNet: one backbone, built from a genotype, for MMPretrain and MMSeg."""
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, Sequential
 from mmengine.registry import MODELS
-from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.genotype import load_genotype, stage_boundaries
@@ -119,7 +118,7 @@ class AutoNLNet(BaseModule):
                            with_cp=with_cp))
                 in_channels = block['out_channels']
             name = f'layer{stage_index + 1}'
-            self.add_module(name, nn.Sequential(*layer))
+            self.add_module(name, Sequential(*layer))
             self.layers.append(name)
             self.out_channels.append(in_channels)
         self.conv2 = ConvModule(in_channels, self.genotype['head_channels'],

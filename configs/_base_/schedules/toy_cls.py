@@ -14,6 +14,3 @@ param_scheduler = [
 train_cfg = dict(by_epoch=True, max_epochs=4, val_interval=2)
 val_cfg = dict()
 test_cfg = dict()
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=2, max_keep_ckpts=2))

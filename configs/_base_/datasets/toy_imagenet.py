@@ -1,0 +1,60 @@
+# Toy ImageNet (tools/dataset_converters/make_toy_imagenet.py): MMPretrain's
+# imagenet_bs32.py recipe scaled down to the 64 px toy images (224/256 ->
+# 56/64). MMPretrain's unchanged ``ImageNet`` dataset reads meta/{split}.txt;
+# ``classes`` must be given explicitly, otherwise the dataset reports the
+# 1000 ImageNet-1k names (and a folder scan without meta/ fails on the
+# class-count check). Keep ``class_names`` in sync with --classes of the
+# generator (default VOC ids 1,3,7,8,12,15, labels in that order).
+_base_ = ['mmpretrain::_base_/datasets/imagenet_bs32.py']
+
+dataset_type = 'ImageNet'
+data_root = 'data/toy_imagenet'
+class_names = ('aeroplane', 'bird', 'car', 'cat', 'dog', 'person')
+num_classes = len(class_names)
+input_size = 56
+resize_size = 64
+
+data_preprocessor = dict(num_classes=num_classes)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='RandomResizedCrop',
+        scale=input_size,
+        crop_ratio_range=(0.25, 1.0)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=resize_size, edge='short'),
+    dict(type='CenterCrop', crop_size=input_size),
+    dict(type='PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        ann_file='meta/train.txt',
+        classes=class_names,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='val',
+        ann_file='meta/val.txt',
+        classes=class_names,
+        pipeline=test_pipeline))
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator
