@@ -24,6 +24,7 @@ from autonl_mmseg.models import AutoNLNet  # noqa: E402
 from autonl_mmseg.models.plugins.nonlocal_variants import NonLocalVariant  # noqa: E402
 from autonl_mmseg.models.utils.complexity import genotype_macs  # noqa: E402
 from autonl_mmseg.models.utils.genotype import load_genotype  # noqa: E402
+from autonl_mmseg.models.utils.mbconv import MBConv  # noqa: E402
 
 # mmengine operator names that the paper's convention does not count.
 NOT_IN_PAPER = ('batch_norm', 'upsample_bilinear2d', 'upsample_nearest2d',
@@ -89,10 +90,11 @@ def with_variant(variant):
     MobileNetV2-LightNL (after each block's projection; Eqn 9 rows use the
     same r = 0.25 and s = 2 above 14x14 as LightNL)."""
     net = AutoNLNet(genotype='mobilenet-v2-lightnl')
-    for block in net.modules():
-        if getattr(block, 'light_nl', None) is not None:
-            nl = block.light_nl
-            block.light_nl = NonLocalVariant(
+    blocks = [m for m in net.modules()
+              if isinstance(m, MBConv) and m.light_nl is not None]
+    for block in blocks:
+        nl = block.light_nl
+        block.light_nl = NonLocalVariant(
                 nl.in_channels, variant=variant,
                 channel_ratio=nl.channel_ratio,
                 spatial_stride=nl.spatial_stride)

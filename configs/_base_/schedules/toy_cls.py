@@ -7,9 +7,10 @@ optim_wrapper = dict(
         weight_decay=1e-5),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='StepLR', by_epoch=True, step_size=1, gamma=0.97, begin=1),
+    # warm-up over the first iterations (so that even 1-epoch runs work),
+    # then x0.97 per epoch
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5),
+    dict(type='StepLR', by_epoch=True, step_size=1, gamma=0.97, begin=0),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=4, val_interval=2)
 val_cfg = dict()
