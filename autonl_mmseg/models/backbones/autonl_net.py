@@ -121,11 +121,20 @@ class AutoNLNet(BaseModule):
             self.add_module(name, Sequential(*layer))
             self.layers.append(name)
             self.out_channels.append(in_channels)
-        self.conv2 = ConvModule(in_channels, self.genotype['head_channels'],
-                                1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-                                act_cfg=act_cfg)
-        self.layers.append('conv2')
-        self.out_channels.append(self.genotype['head_channels'])
+        # The head conv exists only when it is an output: a segmentor that
+        # takes stage outputs would never use (nor train) it.
+        if self.num_stages in self.out_indices:
+            self.conv2 = ConvModule(in_channels,
+                                    self.genotype['head_channels'], 1,
+                                    conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                                    act_cfg=act_cfg)
+            self.layers.append('conv2')
+            self.out_channels.append(self.genotype['head_channels'])
+        # nothing after the last requested output is built
+        del_from = max(self.out_indices) + 1
+        for name in self.layers[del_from:]:
+            delattr(self, name)
+        self.layers = self.layers[:del_from]
 
     def forward(self, x):
         x = self.conv1(x)
