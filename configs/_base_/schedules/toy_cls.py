@@ -15,3 +15,5 @@ param_scheduler = [
 train_cfg = dict(by_epoch=True, max_epochs=4, val_interval=2)
 val_cfg = dict()
 test_cfg = dict()
+# EMA of the weights as in the paper's recipe; a short momentum for short runs
+custom_hooks = [dict(type='EMAHook', momentum=0.01, priority='ABOVE_NORMAL')]
