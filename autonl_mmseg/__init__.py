@@ -8,6 +8,7 @@ registries, so the names resolve under ``default_scope='mmseg'`` and
 """
 from . import engine  # noqa: F401  (checkpoint allow-list, hooks)
 from . import models  # noqa: F401
+from . import search  # noqa: F401
 from .version import __version__
 
 __all__ = ['__version__']

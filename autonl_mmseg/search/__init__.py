@@ -1,0 +1,28 @@
+"""Searching LightNL configurations (AutoNL, CVPR 2020, Section 3.2).
+
+Top-down: ``AutoNLSuperNet`` (supernet.py) owns its blocks and their gates;
+``ThresholdGate`` (gates.py) is the straight-through gate;
+``AutoNLSearchClassifier`` (search_classifier.py) adds the cost term of
+``SearchCostModel`` (cost_model.py); the hooks (hooks.py) log and write the
+decoded genotype. See docs/search.md.
+"""
+from .cost_model import SearchCostModel
+from .gates import (ThresholdGate, first_under_threshold, nested_one_hot,
+                    straight_through)
+from .hooks import (EpochSeedHook, GenotypeDumpHook, SearchArchLoggerHook,
+                    genotype_summary)
+from .search_classifier import AutoNLSearchClassifier
+from .search_space import (DEFAULT_SEARCH_SPACE, SearchSpaceError,
+                           build_search_space)
+from .searchable_light_nl import SearchableLightNL
+from .searchable_mbconv import SearchableMBConv
+from .supernet import AutoNLSuperNet
+
+__all__ = [
+    'SearchCostModel', 'ThresholdGate', 'first_under_threshold',
+    'nested_one_hot', 'straight_through', 'EpochSeedHook',
+    'GenotypeDumpHook', 'SearchArchLoggerHook', 'genotype_summary',
+    'AutoNLSearchClassifier', 'DEFAULT_SEARCH_SPACE', 'SearchSpaceError',
+    'build_search_space', 'SearchableLightNL', 'SearchableMBConv',
+    'AutoNLSuperNet'
+]

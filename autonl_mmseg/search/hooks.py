@@ -1,0 +1,142 @@
+"""Hooks of the search: log the decoded architecture, write the genotype,
+and make an interrupted + resumed search continue exactly."""
+import os.path as osp
+import random
+
+import numpy as np
+import torch
+from mmengine.dist import get_rank, is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+from ..models.utils.genotype import dump_genotype, stage_boundaries
+from .search_classifier import to_plain
+
+
+def _search_model(runner):
+    model = runner.model.module if is_model_wrapper(runner.model) else \
+        runner.model
+    if not hasattr(model, 'export_genotype'):
+        raise TypeError('the search hooks need an AutoNLSearchClassifier '
+                        f'model, got {type(model).__name__}')
+    return model
+
+
+def genotype_summary(genotype):
+    """One line per stage: ``e<expand>k<kernel>[+nl<r>/<s>]`` per block."""
+    lines = []
+    blocks = genotype['blocks']
+    for index, ids in enumerate(stage_boundaries(blocks)):
+        parts = []
+        for i in ids:
+            b = blocks[i]
+            part = f"e{b['expand_ratio']}k{b['kernel_size']}"
+            if b['light_nl']:
+                part += (f"+nl{b['light_nl']['channel_ratio']:g}/"
+                         f"{b['light_nl']['spatial_stride']}")
+            parts.append(part)
+        lines.append(f"  stage {index + 1} ({blocks[ids[0]]['out_channels']}"
+                     f" ch, {len(ids)} blocks): " + ' '.join(parts))
+    return '\n'.join(lines)
+
+
+@HOOKS.register_module()
+class SearchArchLoggerHook(Hook):
+    """Log the decoded architecture and its MACs every ``interval``
+    training iterations (and at the last one).
+
+    Args:
+        interval (int): Logging interval in iterations. Default: 50.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, interval=50):
+        self.interval = interval
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if not (self.every_n_train_iters(runner, self.interval)
+                or self.is_last_train_iter(runner)):
+            return
+        model = _search_model(runner)
+        genotype = model.export_genotype()
+        meta = genotype['meta']
+        runner.logger.info(
+            f'[search] iter {runner.iter + 1}: {meta["num_blocks"]} blocks, '
+            f'{meta["num_light_nl"]} LightNL, {meta["macs"] / 1e6:.1f}M MACs '
+            f'at {meta["macs_input_size"]} ({meta["params"] / 1e6:.2f}M '
+            f'params)\n' + genotype_summary(genotype))
+
+
+@HOOKS.register_module()
+class GenotypeDumpHook(Hook):
+    """Write the decoded genotype into ``work_dir``: ``genotype_iter_N.json``
+    at every checkpoint (N = the checkpoint's iteration) and
+    ``genotype.json`` (the latest) at every checkpoint and at the end of
+    training. The file has the format of the shipped genotypes (it is
+    written by ``dump_genotype``) with MACs, params, the iteration and the
+    search settings in ``meta``.
+
+    Args:
+        name (str): ``name`` field of the genotype. Default: 'autonl-search'.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, name='autonl-search'):
+        self.name = name
+
+    def _dump(self, runner, iteration, epoch):
+        if not is_main_process():
+            return
+        model = _search_model(runner)
+        genotype = model.export_genotype(
+            self.name,
+            meta=dict(
+                config=runner.cfg.filename,
+                experiment_name=runner.experiment_name,
+                iter=int(iteration),
+                epoch=int(epoch),
+                model_cfg=to_plain(runner.cfg.get('model', {}))))
+        dump_genotype(genotype,
+                      osp.join(runner.work_dir,
+                               f'genotype_iter_{iteration}.json'))
+        dump_genotype(genotype, osp.join(runner.work_dir, 'genotype.json'))
+        runner.logger.info(
+            f'[search] genotype of iter {iteration} written to '
+            f'{osp.join(runner.work_dir, "genotype.json")}')
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        meta = checkpoint.get('meta', {})
+        self._dump(runner, meta.get('iter', runner.iter),
+                   meta.get('epoch', runner.epoch))
+
+    def after_train(self, runner):
+        self._dump(runner, runner.iter, runner.epoch)
+
+
+@HOOKS.register_module()
+class EpochSeedHook(Hook):
+    """Re-seed Python, NumPy and PyTorch at the start of every training
+    epoch from ``(runner.seed, epoch)``.
+
+    MMEngine does not store random states in checkpoints, so after
+    ``--resume`` dropout masks and data augmentation would differ from an
+    uninterrupted run. With this hook every epoch's randomness depends only
+    on the seed and the epoch, so an epoch-based search resumed from an
+    epoch checkpoint continues exactly (data loading in the main process or
+    in non-persistent workers; persistent workers keep their own state).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_train_epoch(self, runner):
+        seed = runner.seed if runner.seed is not None else 0
+        seed = (seed + 1000003 * (runner.epoch + 1)) % 2**31
+        if getattr(runner, '_randomness_cfg', {}).get('diff_rank_seed'):
+            seed = (seed + get_rank()) % 2**31
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)

@@ -1,0 +1,186 @@
+"""The search wrapper: MMPretrain's ``ImageClassifier`` plus Eqn 15's cost term.
+"""
+import math
+import warnings
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.registry import MODELS
+from mmpretrain.models.classifiers import ImageClassifier
+
+from ..models.utils.complexity import genotype_macs, genotype_params
+from .cost_model import SearchCostModel
+
+COST_FORMS = ('log', 'abs_log')
+
+
+def to_plain(obj):
+    """Config values as JSON-ready builtins (dicts, lists, numbers)."""
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    return obj
+
+
+@MODELS.register_module()
+class AutoNLSearchClassifier(ImageClassifier):
+    """``ImageClassifier`` over an ``AutoNLSuperNet`` with the cost-aware
+    loss of Eqn 15: ``CE + cost_weight * cost``.
+
+    ``cost`` is ``log(MACs / target_macs)`` (``cost_form='log'``: Eqn 15;
+    the target only shifts the loss, the gradient is that of
+    ``log(MACs)``) or ``|log(MACs / target_macs)|`` (``'abs_log'``: pulls
+    the MACs towards the target from both sides). ``MACs`` is the cost
+    model's expected MACs at ``cost_input_size``, which equal the decoded
+    network's MACs in the forward pass.
+
+    During the warm-up (the first ``cost_warmup`` iterations, or that
+    fraction of the run when it is a float < 1) the cost term is off and,
+    with ``freeze_thresholds_in_warmup``, the thresholds receive no
+    gradient: the supernet's weights train as the largest network first, as
+    in Single-Path NAS. The current iteration is read from the runner's
+    ``MessageHub`` (``iter``, ``max_iters``), so a resumed run continues
+    the warm-up where it stopped. Without a runner, the warm-up is treated
+    as over.
+
+    The loss dict has ``loss_ce``, ``loss_cost`` (weighted; 0 in the
+    warm-up) and, for logging (detached, no 'loss' in the key), ``macs``
+    (expected MACs in millions) and ``cost_on``.
+
+    Args:
+        backbone (dict): An ``AutoNLSuperNet`` config.
+        neck, head, pretrained, train_cfg, data_preprocessor, init_cfg: As
+            in ``ImageClassifier``.
+        cost_weight (float): lambda of Eqn 15. Default: 0.
+        target_macs (float, optional): MACs target of the cost term.
+            Default: None (1, i.e. plain ``log(MACs)``).
+        cost_form (str): 'log' or 'abs_log'. Default: 'log'.
+        cost_warmup (int | float): Warm-up iterations (int) or fraction of
+            ``max_iters`` (float < 1). Default: 0.
+        cost_input_size (int | tuple[int, int]): Input size the MACs refer
+            to (deployment size, independent of the search crops).
+            Default: 224.
+        freeze_thresholds_in_warmup (bool): Default: True.
+    """
+
+    def __init__(self,
+                 backbone,
+                 neck=None,
+                 head=None,
+                 pretrained=None,
+                 train_cfg=None,
+                 data_preprocessor=None,
+                 init_cfg=None,
+                 cost_weight=0.,
+                 target_macs=None,
+                 cost_form='log',
+                 cost_warmup=0,
+                 cost_input_size=224,
+                 freeze_thresholds_in_warmup=True):
+        super().__init__(backbone, neck=neck, head=head,
+                         pretrained=pretrained, train_cfg=train_cfg,
+                         data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        if not hasattr(self.backbone, 'decode'):
+            raise TypeError('AutoNLSearchClassifier needs a searchable '
+                            f'backbone, got {type(self.backbone).__name__}')
+        if cost_form not in COST_FORMS:
+            raise ValueError(f'cost_form must be one of {COST_FORMS}, got '
+                             f'{cost_form!r}')
+        if cost_weight < 0:
+            raise ValueError(f'cost_weight must be >= 0, got {cost_weight}')
+        if target_macs is not None and target_macs <= 0:
+            raise ValueError(f'target_macs must be > 0, got {target_macs}')
+        if isinstance(cost_warmup, float) and not 0 <= cost_warmup < 1:
+            raise ValueError('a float cost_warmup is a fraction in [0, 1), '
+                             f'got {cost_warmup}')
+        if isinstance(cost_warmup, int) and cost_warmup < 0:
+            raise ValueError(f'cost_warmup must be >= 0, got {cost_warmup}')
+        self.cost_weight = float(cost_weight)
+        self.target_macs = target_macs
+        self.cost_form = cost_form
+        self.cost_warmup = cost_warmup
+        self.cost_input_size = cost_input_size
+        self.freeze_thresholds_in_warmup = freeze_thresholds_in_warmup
+        self.num_classes = getattr(self.head, 'num_classes', 0) or 0
+        self.cost_model = SearchCostModel(self.backbone, cost_input_size,
+                                          self.num_classes)
+        self._warned = False
+
+    # ---------------------------------------------------------- warm-up --
+    def warmup_iters(self, max_iters=None):
+        """The warm-up length in iterations (None: unknown)."""
+        if isinstance(self.cost_warmup, float):
+            if self.cost_warmup == 0:
+                return 0
+            return None if max_iters is None else \
+                int(math.ceil(self.cost_warmup * max_iters))
+        return int(self.cost_warmup)
+
+    def cost_active(self):
+        """Whether the cost term is on at the runner's current iteration."""
+        hub = MessageHub.get_current_instance()
+        iteration = hub.get_info('iter')
+        warmup = self.warmup_iters(hub.get_info('max_iters'))
+        if iteration is None or warmup is None:
+            if not self._warned and self.cost_warmup:
+                warnings.warn('AutoNLSearchClassifier: no runner iteration '
+                              'in the MessageHub; the cost warm-up is '
+                              'treated as over')
+                self._warned = True
+            return True
+        return iteration >= warmup
+
+    # ------------------------------------------------------------- cost --
+    def cost(self, macs):
+        """The (unweighted) cost term of Eqn 15 for ``macs`` (tensor)."""
+        ratio = macs / (self.target_macs or 1.)
+        value = torch.log(ratio)
+        return value.abs() if self.cost_form == 'abs_log' else value
+
+    def expected_macs(self):
+        return self.cost_model(self.backbone)
+
+    def loss(self, inputs, data_samples):
+        active = self.cost_active()
+        self.backbone.freeze_thresholds(self.freeze_thresholds_in_warmup
+                                        and not active)
+        feats = self.extract_feat(inputs)
+        losses = self.head.loss(feats, data_samples)
+        ce = losses.pop('loss')
+        macs = self.expected_macs()
+        weight = self.cost_weight if active else 0.
+        cost = (weight * self.cost(macs)).to(ce.dtype)
+        losses.update(
+            loss_ce=ce,
+            loss_cost=cost,
+            macs=(macs.detach() / 1e6).to(ce.dtype),
+            cost_on=ce.new_tensor(float(active)))
+        return losses
+
+    # ---------------------------------------------------------- decoding --
+    def export_genotype(self, name='autonl-search', meta=None):
+        """The decoded genotype with MACs / params in ``meta``."""
+        genotype = self.backbone.decode(name)
+        macs = genotype_macs(genotype, self.cost_model.input_size,
+                             self.num_classes)['total']
+        info = dict(
+            macs=int(macs),
+            macs_input_size=list(self.cost_model.input_size),
+            macs_224=int(genotype_macs(genotype, (224, 224),
+                                       self.num_classes)['total']),
+            params=int(genotype_params(genotype, self.num_classes)),
+            num_classes=self.num_classes,
+            num_blocks=len(genotype['blocks']),
+            num_light_nl=sum(b['light_nl'] is not None
+                             for b in genotype['blocks']),
+            search=dict(
+                cost_weight=self.cost_weight,
+                target_macs=self.target_macs,
+                cost_form=self.cost_form,
+                cost_warmup=self.cost_warmup,
+                search_space=to_plain(self.backbone.space['definition'])))
+        info.update(meta or {})
+        genotype['meta'] = info
+        return genotype

@@ -1,0 +1,335 @@
+"""A LightNL block whose insertion and compactness are searched (Sec. 3.2).
+
+Insertion (Eqn 10): ``g = 1[mean(W_d^2) > t]``. The gate multiplies the
+whole branch, ``z = x + g * BN(DWConv(y, W_d))``, rather than only ``W_d``:
+in training mode ``BN(0) = beta``, so zeroing ``W_d`` alone would not give
+``z = x``.
+
+Compactness (Eqn 11-13), searched separately along channels and space:
+
+- channel ratios ``r_1 < ... < r_n`` (reference ``r_n``): Eqn 12's affinity
+  distances ``||A_r / k_r - A_ref / K||^2 / ||A_ref / K||^2`` with
+  ``A_r = x_r^T x_r`` (HW x HW) and ``k_r = int(r C)`` channels. Dividing by
+  the channel count compares the affinity *patterns* (the BN after the
+  depthwise conv removes any global scale of y); dividing by the
+  reference's norm makes one threshold scale fit every block. The HW x HW
+  matrices are never formed: with ``S = x_K x_K^T`` (K x K, K = k_ref),
+  ``||A_r||^2 = ||S[:k, :k]||^2``, ``<A_r, A_ref> = ||S[:k, :]||^2`` and
+  ``||A_ref||^2 = ||S||^2`` (``||P^T Q||^2 = <P P^T, Q Q^T>``).
+- spatial strides ``s`` (reference 1): the paper gives no formula. We
+  compare the non-local outputs at the reference ratio,
+  ``||rho_s y_s - y_1||^2 / ||y_1||^2`` with ``rho_s = HW / HW'_s`` (= s^2
+  when s divides H and W) so that the subsampled sum estimates the full
+  one. With ``y_s = G_s x_c`` (``G_s = x_s x_sc^T``, C x K) this is
+  ``<D S, D> / <G_1 S, G_1>`` with ``D = G_1 - rho_s G_s``: no output is
+  formed either.
+
+The decision uses EMAs of the batch distances (buffers; BN-style momentum,
+the first batch initialises them): Eqn 12 in training, Eqn 13 afterwards.
+The distances are detached: only the thresholds learn from them.
+
+Reuse (Eqn 14): with slicing, ``G_s[:, :k_r]`` is the Gram of every smaller
+ratio, so the largest ratio's Grams are computed once (one per stride) and
+sliced. The forward pass mixes the candidates with their one-hot
+straight-through indicators ``c_r``, ``c_s``:
+``y = sum_{r,s} c_r c_s G_s[:, :k_r] x_c[:k_r] / HW
+   = ((sum_s c_s G_s) * m) x_c / HW`` with the channel mask
+``m = sum_r c_r 1[channel < k_r]``: one product whatever the number of
+ratio candidates. ``reuse=False`` computes every candidate separately
+(the naive baseline of the benchmark; same numbers).
+"""
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+from mmengine.dist import all_reduce
+from mmengine.model import BaseModule
+from torch import nn
+
+from ..models.plugins.light_nl import compact_channels
+from .gates import ThresholdGate, first_under_threshold
+
+
+class SearchableLightNL(BaseModule):
+    """LightNL with a searchable insertion gate, channel ratio and spatial
+    stride.
+
+    Args:
+        in_channels (int): Channels C of the input (and output).
+        channel_ratios (Sequence[float]): Candidate channel ratios; the
+            largest is the reference. Default: (0.125, 0.25, 0.5).
+        spatial_strides (Sequence[int]): Candidate spatial strides; must
+            contain 1 (the reference). Default: (2, 1).
+        norm_cfg (dict): Norm after the depthwise conv.
+            Default: dict(type='BN').
+        insert_gate_cfg (dict): ``ThresholdGate`` arguments of the insertion
+            gate (score: mean square of ``W_d``).
+            Default: dict(init_threshold=0., temperature=0.05).
+        compact_gate_cfg (dict): ``ThresholdGate`` arguments of the channel
+            and spatial gates (score: relative distance).
+            Default: dict(init_threshold=0., temperature=0.1).
+        ema_momentum (float): Weight of the new batch in the distance EMAs.
+            Default: 0.1.
+        reuse (bool): Eqn 14 reuse of the largest ratio's Gram. False
+            computes each candidate separately. Default: True.
+        init_cfg (dict, optional): Initialisation config. Default: None.
+    """
+
+    _abbr_ = 'searchable_light_nl'
+
+    def __init__(self,
+                 in_channels,
+                 channel_ratios=(0.125, 0.25, 0.5),
+                 spatial_strides=(2, 1),
+                 norm_cfg=dict(type='BN'),
+                 insert_gate_cfg=dict(init_threshold=0., temperature=0.05),
+                 compact_gate_cfg=dict(init_threshold=0., temperature=0.1),
+                 ema_momentum=0.1,
+                 reuse=True,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.in_channels = in_channels
+        self.channel_ratios = tuple(sorted(float(r) for r in channel_ratios))
+        self.spatial_strides = tuple(
+            sorted((int(s) for s in spatial_strides), reverse=True))
+        if self.spatial_strides[-1] != 1:
+            raise ValueError('spatial_strides must contain 1 (the '
+                             f'reference), got {spatial_strides}')
+        if not 0 < ema_momentum <= 1:
+            raise ValueError(f'ema_momentum must be in (0, 1], got '
+                             f'{ema_momentum}')
+        self.channels = [compact_channels(in_channels, r)
+                         for r in self.channel_ratios]
+        self.ema_momentum = ema_momentum
+        self.reuse = reuse
+
+        self.depthwise_conv = nn.Conv2d(
+            in_channels, in_channels, 3, padding=1, groups=in_channels,
+            bias=False)
+        self.norm_name, norm = build_norm_layer(norm_cfg, in_channels)
+        self.add_module(self.norm_name, norm)
+        self._zero_init_norm()
+
+        self.insert_gate = ThresholdGate(**insert_gate_cfg)
+        self.channel_gate = ThresholdGate(
+            direction='below', **compact_gate_cfg)
+        self.spatial_gate = ThresholdGate(
+            direction='below', **compact_gate_cfg)
+        # +inf = "no batch seen yet": the reference is chosen.
+        self.register_buffer(
+            'channel_distance_ema',
+            torch.full((len(self.channel_ratios), ), float('inf')))
+        self.register_buffer(
+            'spatial_distance_ema',
+            torch.full((len(self.spatial_strides), ), float('inf')))
+        self.register_buffer('num_ema_updates', torch.zeros((),
+                                                            dtype=torch.long))
+        # ratio_masks[i, j] = 1[channel j < k_i], (n_ratios, K)
+        position = torch.arange(self.channels[-1])
+        self.register_buffer(
+            'ratio_masks',
+            torch.stack([(position < k).float() for k in self.channels]),
+            persistent=False)
+
+    @property
+    def norm(self):
+        return getattr(self, self.norm_name)
+
+    def _zero_init_norm(self):
+        nn.init.zeros_(self.norm.weight)
+        nn.init.zeros_(self.norm.bias)
+
+    def init_weights(self):
+        super().init_weights()
+        self._zero_init_norm()  # the branch starts as the identity
+
+    # ------------------------------------------------------------ gates --
+    def insert_score(self):
+        """Eqn 10's ``||W_d||^2``, as a mean so thresholds are comparable."""
+        return self.depthwise_conv.weight.pow(2).mean()
+
+    def indicators(self):
+        """Straight-through indicators from the current weights and EMAs.
+
+        Returns:
+            dict: ``light_nl`` (scalar), ``channel_ratio`` (one-hot over
+            ``channel_ratios``), ``spatial_stride`` (one-hot over
+            ``spatial_strides``, most compact first).
+        """
+        insert = self.insert_gate(self.insert_score())
+        dtype = insert.dtype
+        return dict(
+            light_nl=insert,
+            channel_ratio=first_under_threshold(
+                self.channel_gate, self.channel_distance_ema.to(dtype)),
+            spatial_stride=first_under_threshold(
+                self.spatial_gate, self.spatial_distance_ema.to(dtype)))
+
+    def decode(self):
+        """``None`` or ``dict(channel_ratio, spatial_stride)`` (Eqn 13)."""
+        with torch.no_grad():
+            ind = self.indicators()
+        if ind['light_nl'].item() < 0.5:
+            return None
+        return dict(
+            channel_ratio=self.channel_ratios[int(
+                ind['channel_ratio'].argmax())],
+            spatial_stride=self.spatial_strides[int(
+                ind['spatial_stride'].argmax())])
+
+    # ------------------------------------------------------ computation --
+    def _subsample(self, x, stride):
+        return x if stride == 1 else x[:, :, ::stride, ::stride]
+
+    def _grams(self, x):
+        """Eqn 14: ``G_s = x_s x_sc^T`` (N, C, K) for the largest ratio, one
+        per stride (the smaller ratios are its first columns)."""
+        k = self.channels[-1]
+        grams = []
+        for stride in self.spatial_strides:
+            x_s = self._subsample(x, stride).flatten(2)  # (N, C, HW')
+            grams.append(torch.bmm(x_s, x_s[:, :k].transpose(1, 2)))
+        return grams
+
+    def _distances_from_grams(self, grams, hw, hw_strided):
+        """Batch-mean relative distances, from the reference Grams only."""
+        k_ref = self.channels[-1]
+        gram_1 = grams[-1].double()  # (N, C, K), stride 1
+        s = gram_1[:, :k_ref]  # (N, K, K) = x_K x_K^T
+        sq = s.pow(2)
+        ref = sq.sum((1, 2))  # ||A_ref||^2
+        channel = []
+        for k in self.channels:
+            own = sq[:, :k, :k].sum((1, 2))  # ||A_r||^2
+            cross = sq[:, :k].sum((1, 2))  # <A_r, A_ref>
+            scale = k_ref / k
+            channel.append((own * scale**2 - 2 * cross * scale + ref) /
+                           ref.clamp_min(1e-30))
+        ref_out = ((gram_1 @ s) * gram_1).sum((1, 2))  # ||G_1 x_c||^2
+        spatial = []
+        for gram, n_pos in zip(grams, hw_strided):
+            diff = gram_1 - (hw / n_pos) * gram.double()
+            spatial.append(((diff @ s) * diff).sum((1, 2)) /
+                           ref_out.clamp_min(1e-30))
+        return (torch.stack(channel, 1).clamp_min(0).mean(0),
+                torch.stack(spatial, 1).clamp_min(0).mean(0))
+
+    def _strided_positions(self, h, w):
+        return [
+            len(range(0, h, s)) * len(range(0, w, s))
+            for s in self.spatial_strides
+        ]
+
+    def _naive_candidates(self, x, with_distances):
+        """Every (ratio, stride) candidate on its own: outputs and distances
+        from per-candidate products (the benchmark's baseline)."""
+        n, c, h, w = x.shape
+        x_flat = x.flatten(2)
+        k_ref = self.channels[-1]
+        outputs = {}
+        for stride in self.spatial_strides:
+            x_s = self._subsample(x, stride).flatten(2)
+            for k in self.channels:
+                gram = torch.bmm(x_s, x_s[:, :k].transpose(1, 2))  # (N, C, k)
+                outputs[(k, stride)] = torch.bmm(gram, x_flat[:, :k])
+        if not with_distances:
+            return outputs, None
+        with torch.no_grad():
+            x_ref = x_flat[:, :k_ref].double()
+            s_ref = torch.bmm(x_ref, x_ref.transpose(1, 2))
+            ref = s_ref.pow(2).sum((1, 2))
+            channel = []
+            for k in self.channels:
+                x_k = x_flat[:, :k].double()
+                own = torch.bmm(x_k, x_k.transpose(1, 2)).pow(2).sum((1, 2))
+                cross = torch.bmm(x_k,
+                                  x_ref.transpose(1, 2)).pow(2).sum((1, 2))
+                scale = k_ref / k
+                channel.append((own * scale**2 - 2 * cross * scale + ref) /
+                               ref.clamp_min(1e-30))
+            y_ref = outputs[(k_ref, 1)].double()
+            spatial = []
+            for stride, n_pos in zip(self.spatial_strides,
+                                     self._strided_positions(h, w)):
+                diff = y_ref - (h * w / n_pos) * \
+                    outputs[(k_ref, stride)].double()
+                spatial.append(diff.pow(2).sum((1, 2)) /
+                               y_ref.pow(2).sum((1, 2)).clamp_min(1e-30))
+        return outputs, (torch.stack(channel, 1).clamp_min(0).mean(0),
+                         torch.stack(spatial, 1).clamp_min(0).mean(0))
+
+    def _reused_candidates(self, x, with_distances):
+        grams = self._grams(x)
+        if not with_distances:
+            return grams, None
+        n, c, h, w = x.shape
+        with torch.no_grad():
+            distances = self._distances_from_grams(
+                [g.detach() for g in grams], h * w,
+                self._strided_positions(h, w))
+        return grams, distances
+
+    def batch_distances(self, x):
+        """Relative channel and spatial distances of one batch (detached):
+        ``(channel (n_ratios, ), spatial (n_strides, ))``."""
+        with torch.no_grad():
+            if self.reuse:
+                return self._reused_candidates(x, True)[1]
+            return self._naive_candidates(x, True)[1]
+
+    @torch.no_grad()
+    def update_ema(self, channel, spatial):
+        """BN-style EMA update; the batch values are averaged over
+        processes first so that every rank decodes the same network."""
+        stats = torch.cat([channel, spatial]).to(
+            self.channel_distance_ema.dtype)
+        all_reduce(stats, 'mean')
+        channel, spatial = stats[:len(channel)], stats[len(channel):]
+        if self.num_ema_updates.item() == 0:
+            self.channel_distance_ema.copy_(channel)
+            self.spatial_distance_ema.copy_(spatial)
+        else:
+            m = self.ema_momentum
+            self.channel_distance_ema.mul_(1 - m).add_(channel, alpha=m)
+            self.spatial_distance_ema.mul_(1 - m).add_(spatial, alpha=m)
+        self.num_ema_updates += 1
+
+    def _mix(self, candidates, x, indicators):
+        """Eqn 11 with the one-hot indicators: ``sum c_r c_s y_{r,s}``."""
+        n, c, h, w = x.shape
+        c_ratio = indicators['channel_ratio'].to(x.dtype)
+        c_stride = indicators['spatial_stride'].to(x.dtype)
+        if not self.reuse:
+            y = sum(c_ratio[i] * c_stride[j] * candidates[(k, s)]
+                    for i, k in enumerate(self.channels)
+                    for j, s in enumerate(self.spatial_strides))
+            return (y / (h * w)).view(n, c, h, w)
+        k_ref = self.channels[-1]
+        gram = sum(c_stride[j] * g for j, g in enumerate(candidates))
+        # m = sum_r c_r 1[channel < k_r]  (K, )
+        mask = c_ratio @ self.ratio_masks.to(x.dtype)
+        y = torch.bmm(gram * mask, x.flatten(2)[:, :k_ref])  # (N, C, HW)
+        return (y / (h * w)).view(n, c, h, w)
+
+    def aggregate(self, x, indicators=None):
+        """The mixed non-local output ``y`` (before the depthwise conv)."""
+        indicators = indicators or self.indicators()
+        compute = self._reused_candidates if self.reuse else \
+            self._naive_candidates
+        return self._mix(compute(x, False)[0], x, indicators)
+
+    def forward(self, x):
+        compute = self._reused_candidates if self.reuse else \
+            self._naive_candidates
+        candidates, distances = compute(x, self.training)
+        if self.training:
+            self.update_ema(*distances)
+        indicators = self.indicators()
+        y = self._mix(candidates, x, indicators)
+        y = F.conv2d(y, self.depthwise_conv.weight, padding=1,
+                     groups=self.in_channels)
+        return x + indicators['light_nl'].to(x.dtype) * self.norm(y)
+
+    def extra_repr(self):
+        return (f'in_channels={self.in_channels}, channel_ratios='
+                f'{self.channel_ratios}, spatial_strides='
+                f'{self.spatial_strides}, reuse={self.reuse}')

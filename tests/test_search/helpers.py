@@ -1,0 +1,53 @@
+"""Helpers shared by the search tests."""
+import torch
+
+from autonl_mmseg.search import (SearchableLightNL, SearchableMBConv,
+                                 ThresholdGate)
+
+
+def tiny_space():
+    """A 4-stage space with small channels for fast tests."""
+    return dict(
+        stem_channels=8,
+        head_channels=64,
+        stages=[
+            dict(out_channels=8, num_blocks=1, stride=1, kernel_sizes=(3, ),
+                 expand_ratios=(1, ), light_nl=False),
+            dict(out_channels=16, num_blocks=2, stride=2),
+            dict(out_channels=24, num_blocks=3, stride=2, se_ratio=0.25),
+            dict(out_channels=32, num_blocks=1, stride=1, se_ratio=0.25),
+        ])
+
+
+def randomise_state(model, rng, skip_probability=0.5):
+    """Random hard state: every gate on or off, random LightNL EMAs."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, SearchableMBConv):
+                weight = module.depthwise_conv.weight
+                weight.mul_(torch.empty_like(weight).uniform_(0.5, 1.5))
+                for gate in list(module.kernel_gates) + list(
+                        module.expand_gates):
+                    gate.threshold.fill_(rng.choice([-1., 10.]))
+                if module.skip_gate is not None:
+                    off = rng.random() < skip_probability
+                    module.skip_gate.threshold.fill_(10. if off else -1.)
+            if isinstance(module, SearchableLightNL):
+                module.insert_gate.threshold.fill_(rng.choice([-1., 10.]))
+                n_r = len(module.channel_ratios)
+                n_s = len(module.spatial_strides)
+                module.channel_distance_ema.copy_(
+                    torch.tensor([rng.random() for _ in range(n_r)]))
+                module.spatial_distance_ema.copy_(
+                    torch.tensor([rng.random() for _ in range(n_s)]))
+                module.num_ema_updates.fill_(1)
+                module.channel_gate.threshold.fill_(rng.random())
+                module.spatial_gate.threshold.fill_(rng.random())
+    return model
+
+
+def thresholds(model):
+    return {
+        name: m.threshold.detach().clone()
+        for name, m in model.named_modules() if isinstance(m, ThresholdGate)
+    }
