@@ -52,24 +52,30 @@ def non_local_aggregate(x, channel_ratio, spatial_stride, order='auto'):
     """
     n, c, h, w = x.shape
     k = compact_channels(c, channel_ratio)
-    x_s = x[:, :, ::spatial_stride, ::spatial_stride] if spatial_stride > 1 else x
     x_full = x.flatten(2)  # (N, C, HW)
-    x_c = x_full[:, :k]  # (N, k, HW)
-    x_s = x_s.flatten(2)  # (N, C, HW')
-    x_sc = x_s[:, :k]  # (N, k, HW')
+    x_c = x_full[:, :k]  # (N, k, HW), a view
+    # (N, C, HW'); the strided subsampling is the only copy
+    x_s = (x[:, :, ::spatial_stride, ::spatial_stride].flatten(2)
+           if spatial_stride > 1 else x_full)
+    x_sc = x_s[:, :k]  # (N, k, HW'), a view
     if order == 'auto':
-        affinity, gram = matmul_macs(c, h, w, channel_ratio, spatial_stride)
-        order = 'affinity' if affinity < gram else 'gram'
+        macs_affinity, macs_gram = matmul_macs(c, h, w, channel_ratio,
+                                               spatial_stride)
+        order = 'affinity' if macs_affinity < macs_gram else 'gram'
+    # 1 / (H W) scales the intermediate product (in the order 'auto' picks,
+    # never larger than y), so that y is written only once.
     if order == 'affinity':
         # (HW', k) x (k, HW) -> (N, HW', HW); then (C, HW') x (HW', HW)
-        y = torch.bmm(x_s, torch.bmm(x_sc.transpose(1, 2), x_c))
+        affinity = torch.bmm(x_sc.transpose(1, 2), x_c) / (h * w)
+        y = torch.bmm(x_s, affinity)
     elif order == 'gram':
         # (C, HW') x (HW', k) -> (N, C, k); then (C, k) x (k, HW)
-        y = torch.bmm(torch.bmm(x_s, x_sc.transpose(1, 2)), x_c)
+        gram = torch.bmm(x_s, x_sc.transpose(1, 2)) / (h * w)
+        y = torch.bmm(gram, x_c)
     else:
         raise ValueError(f"order must be 'auto', 'affinity' or 'gram', "
                          f'got {order!r}')
-    return (y / (h * w)).view(n, c, h, w)
+    return y.view(n, c, h, w)
 
 
 @MODELS.register_module()
@@ -159,7 +165,9 @@ class LightNL(BaseModule):
                                 self.matmul_order)
         y = nn.functional.conv2d(
             y, self.depthwise_weight(), padding=1, groups=self.in_channels)
-        return self.norm(y) + x
+        # The norm's output is a fresh tensor that its backward does not
+        # need: adding the residual in place saves one feature-map buffer.
+        return self.norm(y).add_(x)
 
     def extra_repr(self):
         return (f'in_channels={self.in_channels}, channel_ratio='

@@ -1,0 +1,552 @@
+# Copyright (c) autonl_mmseg contributors.
+"""Latency and peak memory of LightNL and the AutoNL networks, side by side.
+
+    python tools/analysis_tools/benchmark.py [--device cpu|cuda|all]
+        [--repeats N] [--warmup N] [--batch 1 8] [--seg-batch 1 2]
+        [--only lightnl mobilenet autonl deeplab] [--json OUT]
+        [--threads N] [--retain-freed-memory]
+
+Groups (the first model of each comparison is its reference; ratio =
+model / reference, of median latency and of peak memory):
+
+1. ``lightnl``: mmcv's ``NonLocal2d`` vs ``LightNL`` at the same position and
+   size. ``NonLocal2d(mode='dot_product', reduction=1)`` is the Wang et al.
+   row of Table 1: theta, phi and g are 1x1 convs with C output channels,
+   an HW x HW affinity divided by HW (no softmax), W_z a 1x1 conv, residual.
+   56x56x24 (LightNL r=0.25, s=2) and 64x64x320 (LightNL r=0.25, s=1 and s=2).
+2. ``mobilenet``: ``AutoNLNet`` 'mobilenet-v2' vs 'mobilenet-v2-lightnl'
+   backbones at 224 (default out_indices: the 1280-channel head conv).
+3. ``autonl``: MMPretrain's ``EfficientNet(arch='b0')`` (reference) and
+   ``MobileNetV3(arch='large')`` vs AutoNL-S and AutoNL-L backbones at 224.
+4. ``deeplab``: DeepLabV3 (ASPP, output stride 8) with MobileNetV2
+   (reference) vs with AutoNL-S, the whole segmentor in 'tensor' mode at
+   512x512, batch 1 and 2 (``--seg-batch``).
+
+How it measures:
+
+* eval mode, ``torch.inference_mode``; ``torch.set_num_threads`` is left at
+  its default (``--threads`` overrides it) and printed, with the load average
+  (on a shared machine other jobs slow small ops most: 2 OpenMP threads wait
+  for each other at every op).
+* Warm-up runs, then N timed runs; the median is reported. The models of one
+  comparison are timed interleaved: every repeat runs each model once,
+  starting with a different model each repeat, so that machine noise hits
+  all of them alike. A model whose forward is shorter than ``MIN_RUN_S``
+  repeats it within one timed run to fill ``MIN_RUN_S`` (the count is fixed
+  from the warm-up) and reports the time per forward.
+* Peak memory is the largest amount of memory that one forward has
+  allocated beyond what existed before it (weights and input excluded).
+  CPU: the allocation events of ``torch.profiler`` (``profile_memory=True``)
+  replayed in order, like ``tracemalloc``: exact tensor bytes of PyTorch's CPU
+  allocator, deterministic (RSS is not: the C allocator keeps freed pages);
+  memory that libraries allocate behind PyTorch's back is not seen. GPU:
+  ``torch.cuda.max_memory_allocated()`` after ``reset_peak_memory_stats()``.
+* Page faults: by default glibc gives large freed buffers back to the OS, so
+  a forward page-faults its activations in again (on this 2-core VM about
+  half of MobileNetV2's batch-8 time). ``--retain-freed-memory`` makes glibc
+  keep freed memory (``mallopt``: no mmap, no trim), like jemalloc/tcmalloc
+  in a serving process; latencies then measure compute, not the OS.
+* Targets (CPU): MobileNetV2-LightNL within 1.10x of MobileNetV2's latency
+  at batch 1 and batch 8; LightNL at least 50x faster than NonLocal2d at
+  56x56x24. GPU figures, when a GPU is present, are informative.
+"""
+import argparse
+import json
+import math
+import os
+import os.path as osp
+import platform
+import statistics
+import sys
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+ROOT = osp.abspath(osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+sys.path.insert(0, ROOT)
+
+import autonl_mmseg  # noqa: F401,E402
+from autonl_mmseg.models.backbones import AutoNLNet  # noqa: E402
+from autonl_mmseg.models.plugins import LightNL  # noqa: E402
+
+GROUPS = ('lightnl', 'mobilenet', 'autonl', 'deeplab')
+TITLES = {
+    'lightnl': '1. LightNL vs mmcv NonLocal2d (dot_product, reduction=1: '
+               'theta/phi/g with C channels, Wang et al. as in Table 1)',
+    'mobilenet': '2. MobileNetV2 vs MobileNetV2-LightNL backbones, 224x224',
+    'autonl': '3. AutoNL-S / AutoNL-L vs EfficientNet-B0 and MobileNetV3-L '
+              'backbones, 224x224',
+    'deeplab': '4. DeepLabV3 (ASPP, OS 8) with MobileNetV2 vs AutoNL-S, '
+               'whole model in tensor mode, 512x512',
+}
+# (repeats, warm-up) per group: fewer for the big models, so that the default
+# run stays within about 5 minutes on a 2-core CPU. --repeats/--warmup win.
+DEFAULT_RUNS = {'lightnl': (7, 1), 'mobilenet': (21, 3), 'autonl': (9, 2),
+                'deeplab': (3, 1)}
+MIN_RUN_S = 0.02
+# (channels, size, LightNL spatial strides); LightNL channel ratio 0.25.
+LIGHT_NL_SIZES = ((24, 56, (2, )), (320, 64, (1, 2)))
+CHANNEL_RATIO = 0.25
+SEG_CONFIGS = (('DeepLabV3 MobileNetV2',
+                'configs/autonl/deeplabv3_mobilenet-v2_voc.py'),
+               ('DeepLabV3 AutoNL-S', 'configs/autonl/deeplabv3_autonl_voc.py'))
+MOBILENET_TARGET = 1.10
+LIGHT_NL_TARGET = 50.0
+
+
+@dataclass
+class Case:
+    """Models compared side by side on one input; the first is the
+    reference. ``shape`` is (C, H, W) without the batch dimension."""
+    group: str
+    title: str
+    models: dict
+    shape: tuple
+    batches: tuple
+    settings: list = field(default_factory=list)
+
+
+class TensorMode(nn.Module):
+    """Call an OpenMMLab segmentor as ``model(x, mode='tensor')``."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, mode='tensor')
+
+
+# --------------------------------------------------------------------------
+# The groups
+# --------------------------------------------------------------------------
+def lightnl_cases(sizes=LIGHT_NL_SIZES, channel_ratio=CHANNEL_RATIO,
+                  batches=(1, 8)):
+    """Group 1: one Case per (channels, size), NonLocal2d as reference."""
+    from mmcv.cnn import NonLocal2d
+    cases = []
+    for channels, size, strides in sizes:
+        models = {'NonLocal2d': NonLocal2d(channels, reduction=1,
+                                           mode='dot_product')}
+        settings = [f'NonLocal2d(in_channels={channels}, reduction=1, '
+                    f"mode='dot_product')"]
+        for stride in strides:
+            name = f'LightNL r={channel_ratio:g} s={stride}'
+            models[name] = LightNL(channels, channel_ratio=channel_ratio,
+                                   spatial_stride=stride)
+            settings.append(f'LightNL(in_channels={channels}, channel_ratio='
+                            f'{channel_ratio:g}, spatial_stride={stride})')
+        cases.append(Case('lightnl', f'{size}x{size}x{channels}', models,
+                          (channels, size, size), tuple(batches), settings))
+    return cases
+
+
+def mobilenet_cases(size=224, batches=(1, 8)):
+    """Group 2: MobileNetV2 vs MobileNetV2-LightNL backbones."""
+    models = {name: AutoNLNet(genotype=name)
+              for name in ('mobilenet-v2', 'mobilenet-v2-lightnl')}
+    return [Case('mobilenet', f'{size}x{size}', models, (3, size, size),
+                 tuple(batches), ["AutoNLNet(genotype=..., out_indices=(-1,))"
+                                  ': head conv, 1280 channels'])]
+
+
+def autonl_cases(size=224, batches=(1, 8)):
+    """Group 3: EfficientNet-B0 (reference), MobileNetV3-L, AutoNL-S/L."""
+    from mmpretrain.models import EfficientNet, MobileNetV3
+    models = {
+        'EfficientNet-B0': EfficientNet(arch='b0'),
+        'MobileNetV3-L': MobileNetV3(arch='large'),
+        'AutoNL-S': AutoNLNet(genotype='autonl-s'),
+        'AutoNL-L': AutoNLNet(genotype='autonl-l'),
+    }
+    return [Case('autonl', f'{size}x{size}', models, (3, size, size),
+                 tuple(batches),
+                 ["mmpretrain EfficientNet(arch='b0') and MobileNetV3("
+                  "arch='large') with default out_indices (last conv); "
+                  'AutoNLNet head conv'])]
+
+
+def build_segmentor(config):
+    """A config's segmentor with SyncBN turned into BN (SyncBN has no CPU
+    kernel and needs a process group; in eval mode both compute the same)."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope, init_default_scope
+    from autonl_mmseg.engine.launch import _replace_syncbn
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    _replace_syncbn(cfg.model)
+    genotype = cfg.model.backbone.get('genotype')
+    if isinstance(genotype, str) and not osp.isabs(genotype):
+        # the configs name genotypes relative to the repository root
+        cfg.model.backbone.genotype = osp.join(ROOT, genotype)
+    init_default_scope('mmseg')
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    return TensorMode(model)
+
+
+def deeplab_cases(size=512, batches=(1, 2)):
+    """Group 4: DeepLabV3 with MobileNetV2 (reference) vs with AutoNL-S."""
+    models = {name: build_segmentor(config) for name, config in SEG_CONFIGS}
+    return [Case('deeplab', f'{size}x{size}', models, (3, size, size),
+                 tuple(batches), [f'{name}: {config}'
+                                  for name, config in SEG_CONFIGS])]
+
+
+BUILDERS = {'lightnl': lightnl_cases, 'mobilenet': mobilenet_cases,
+            'autonl': autonl_cases, 'deeplab': deeplab_cases}
+
+
+# --------------------------------------------------------------------------
+# Measurement
+# --------------------------------------------------------------------------
+def _sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def _timed(model, x, device, inner):
+    """Seconds per forward over ``inner`` forwards."""
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(inner):
+        model(x)
+    _sync(device)
+    return (time.perf_counter() - start) / inner
+
+
+@contextmanager
+def _quiet_stderr():
+    """Silence the profiler's C++ start/stop lines on file descriptor 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, 'w') as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _cpu_peak_bytes(prof):
+    """Replay the profiler's CPU allocation events: max live bytes."""
+    try:  # every allocation and free, intra-op temporaries included
+        from torch._C._profiler import _EventType
+        stack = list(prof.profiler.kineto_results.experimental_event_tree())
+        allocs = []
+        while stack:
+            node = stack.pop()
+            stack.extend(node.children)
+            if (node.tag == _EventType.Allocation
+                    and node.extra_fields.device.type == 'cpu'):
+                allocs.append((node.start_time_ns,
+                               node.extra_fields.alloc_size))
+    except (ImportError, AttributeError):  # public API: net bytes per op
+        allocs = [(e.time_range.start, e.self_cpu_memory_usage)
+                  for e in prof.events() if e.self_cpu_memory_usage]
+    live = peak = 0
+    for _, size in sorted(allocs, key=lambda a: a[0]):
+        live += size
+        peak = max(peak, live)
+    return peak
+
+
+def peak_memory(model, x, device):
+    """Bytes that one forward allocates beyond what existed before it."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        model(x)
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    from torch.profiler import ProfilerActivity, profile
+    with _quiet_stderr():
+        with profile(activities=[ProfilerActivity.CPU],
+                     profile_memory=True) as prof:
+            model(x)
+        return _cpu_peak_bytes(prof)
+
+
+def measure_case(case, batch, device='cpu', repeats=5, warmup=1,
+                 memory=True):
+    """Time the models of ``case`` interleaved at one batch size.
+
+    Returns:
+        dict: ``group``, ``case``, ``batch``, ``device``, ``reference``,
+        ``repeats``, and ``models``: one dict per model (reference first)
+        with ``name``, ``median_ms``, ``min_ms``, ``times_ms``, ``inner``
+        (forwards per timed run), ``ratio`` (median / reference median),
+        ``peak_mb`` and ``mem_ratio`` (None when ``memory`` is False).
+    """
+    device = torch.device(device)
+    torch.manual_seed(0)
+    x = torch.randn(batch, *case.shape, device=device)
+    names = list(case.models)
+    models = [case.models[n].to(device) for n in names]
+    for model in models:
+        model.eval()  # not chained: some train() overrides return None
+    times = {n: [] for n in names}
+    inner = {}
+    with torch.inference_mode():
+        for name, model in zip(names, models):
+            once = float('inf')
+            for _ in range(max(1, warmup)):
+                once = min(once, _timed(model, x, device, 1))
+            inner[name] = max(1, min(1000, math.ceil(MIN_RUN_S / once)))
+        for i in range(repeats):
+            k = i % len(names)  # rotate who goes first
+            for name, model in list(zip(names, models))[k:] + list(
+                    zip(names, models))[:k]:
+                times[name].append(_timed(model, x, device, inner[name]))
+        peaks = {n: peak_memory(m, x, device) if memory else None
+                 for n, m in zip(names, models)}
+    ref = names[0]
+    times_ms = {n: [t * 1e3 for t in times[n]] for n in names}
+    ref_median = statistics.median(times_ms[ref])
+    rows = []
+    for name in names:
+        median = statistics.median(times_ms[name])
+        peak = peaks[name]
+        rows.append(dict(
+            name=name, median_ms=median, min_ms=min(times_ms[name]),
+            times_ms=times_ms[name], inner=inner[name],
+            ratio=median / ref_median,
+            peak_mb=None if peak is None else peak / 2**20,
+            mem_ratio=(None if peak is None or not peaks[ref] else
+                       peak / peaks[ref])))
+    for model in models:  # leave big models' weights off the GPU
+        model.cpu()
+    return dict(group=case.group, case=case.title, batch=batch,
+                device=device.type, reference=ref, repeats=repeats,
+                models=rows)
+
+
+def retain_freed_memory():
+    """Make glibc keep freed memory (no mmap'd chunks, no trimming), so that
+    buffers are reused without page faults. Returns False where not glibc."""
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+    return bool(mallopt(m_mmap_max, 0)) and bool(
+        mallopt(m_trim_threshold, 2**31 - 1))
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+def load_average():
+    try:
+        return '{:.2f} {:.2f} {:.2f}'.format(*os.getloadavg())
+    except OSError:
+        return 'n/a'
+
+
+def environment():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f
+                       if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    env = dict(torch=torch.__version__, python=platform.python_version(),
+               cpu=cpu, cpu_count=os.cpu_count(),
+               torch_threads=torch.get_num_threads(),
+               cuda=torch.cuda.get_device_name(0)
+               if torch.cuda.is_available() else None)
+    try:
+        import mmcv
+        import mmengine
+        import mmpretrain
+        import mmseg
+        env.update(mmcv=mmcv.__version__, mmengine=mmengine.__version__,
+                   mmpretrain=mmpretrain.__version__,
+                   mmseg=mmseg.__version__)
+    except ImportError:
+        pass
+    return env
+
+
+def print_table(case, results):
+    print(f'\n  {case.title}')
+    for line in case.settings:
+        print(f'    {line}')
+    head = (f'    {"model":24s} {"dev":4s} {"batch":>5s} {"median ms":>10s} '
+            f'{"min ms":>9s} {"ratio":>7s} {"peak MB":>9s} {"mem ratio":>9s}')
+    print(head)
+    print('    ' + '-' * (len(head) - 4))
+    for res in results:
+        for row in res['models']:
+            peak = '-' if row['peak_mb'] is None else f'{row["peak_mb"]:.1f}'
+            mem = '-' if row['mem_ratio'] is None else (
+                f'{row["mem_ratio"]:.3g}')
+            print(f'    {row["name"]:24s} {res["device"]:4s} '
+                  f'{res["batch"]:5d} {row["median_ms"]:10.3f} '
+                  f'{row["min_ms"]:9.3f} {row["ratio"]:7.3g} {peak:>9s} '
+                  f'{mem:>9s}')
+
+
+def _find(results, group, name, device='cpu', case=None):
+    return {r['batch']: row for r in results
+            if r['group'] == group and r['device'] == device
+            and (case is None or r['case'] == case)
+            for row in r['models'] if row['name'] == name}
+
+
+def targets(results):
+    """The two targets, as (label, passed or None, detail) tuples."""
+    out = []
+    mnv2 = _find(results, 'mobilenet', 'mobilenet-v2-lightnl')
+    label = (f'MobileNetV2-LightNL within {MOBILENET_TARGET:.2f}x of '
+             f'MobileNetV2 (CPU latency)')
+    if mnv2:
+        for batch, row in sorted(mnv2.items()):
+            out.append((f'{label}, batch {batch}',
+                        row['ratio'] <= MOBILENET_TARGET,
+                        f'{row["ratio"]:.3f}x'))
+    else:
+        out.append((label, None, 'not measured'))
+    light = _find(results, 'lightnl', f'LightNL r={CHANNEL_RATIO:g} s=2',
+                  case='56x56x24')
+    label = (f'LightNL at least {LIGHT_NL_TARGET:g}x faster than NonLocal2d'
+             ' at 56x56x24 (CPU)')
+    if light:
+        for batch, row in sorted(light.items()):
+            speedup = 1 / row['ratio']
+            out.append((f'{label}, batch {batch}',
+                        speedup >= LIGHT_NL_TARGET, f'{speedup:.1f}x faster'))
+    else:
+        out.append((label, None, 'not measured'))
+    return out
+
+
+def run_benchmark(groups=GROUPS, devices=('cpu', ), batches=(1, 8),
+                  seg_batches=(1, 2), repeats=None, warmup=None,
+                  verbose=True):
+    """Build and measure the groups; return the list of result dicts."""
+    results = []
+    for group in groups:
+        group_batches = seg_batches if group == 'deeplab' else batches
+        with warnings.catch_warnings():  # deprecation notes of the builders
+            warnings.simplefilter('ignore')
+            cases = BUILDERS[group](batches=group_batches)
+        n_repeats = DEFAULT_RUNS[group][0] if repeats is None else repeats
+        n_warmup = DEFAULT_RUNS[group][1] if warmup is None else warmup
+        if verbose:
+            print(f'\n{TITLES[group]}  [{n_repeats} timed runs after '
+                  f'{n_warmup} warm-up, median]', flush=True)
+        for case in cases:
+            case_results = [measure_case(case, batch, device, n_repeats,
+                                         n_warmup)
+                            for device in devices for batch in case.batches]
+            results.extend(case_results)
+            if verbose:
+                print_table(case, case_results)
+                sys.stdout.flush()
+    return results
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Latency and peak memory, side by side')
+    parser.add_argument('--device', default='all',
+                        choices=['cpu', 'cuda', 'all'],
+                        help="'all': CPU, and CUDA when present")
+    parser.add_argument('--repeats', type=int, default=None,
+                        help='timed runs per model (default per group: '
+                        + ', '.join(f'{g} {r}'
+                                    for g, (r, _) in DEFAULT_RUNS.items())
+                        + ')')
+    parser.add_argument('--warmup', type=int, default=None,
+                        help='warm-up runs per model (default per group: '
+                        + ', '.join(f'{g} {w}'
+                                    for g, (_, w) in DEFAULT_RUNS.items())
+                        + '); 0 still makes the one call that sizes the '
+                        'timed runs')
+    parser.add_argument('--batch', type=int, nargs='+', default=[1, 8],
+                        help='batch sizes of groups 1-3')
+    parser.add_argument('--seg-batch', type=int, nargs='+', default=[1, 2],
+                        help='batch sizes of the 512x512 DeepLabV3 group')
+    parser.add_argument('--only', nargs='+', choices=GROUPS, default=None,
+                        help='run only these groups')
+    parser.add_argument('--json', default=None, help='write results here')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch.set_num_threads (default: leave as is)')
+    parser.add_argument('--retain-freed-memory', action='store_true',
+                        help='glibc keeps freed memory: no page faults in '
+                        'the timed runs (see the module docstring)')
+    args = parser.parse_args(argv)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: no CUDA device is available')
+    if args.repeats is not None and args.repeats < 1:
+        parser.error('--repeats must be >= 1')
+    if args.warmup is not None and args.warmup < 0:
+        parser.error('--warmup must be >= 0')
+    if min(args.batch + args.seg_batch) < 1:
+        parser.error('batch sizes must be >= 1')
+    if args.threads is not None and args.threads < 1:
+        parser.error('--threads must be >= 1')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    devices = (['cpu', 'cuda'] if args.device == 'all' else [args.device])
+    devices = [d for d in devices if d == 'cpu' or torch.cuda.is_available()]
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    retained = args.retain_freed_memory and retain_freed_memory()
+    if args.retain_freed_memory and not retained:
+        print('warning: --retain-freed-memory needs glibc; ignored')
+    env = environment()
+    env.update(load_average_start=load_average(),
+               retain_freed_memory=retained)
+    print('Environment: ' + ', '.join(
+        f'{k} {v}' for k, v in env.items()
+        if k not in ('torch_threads', 'load_average_start',
+                     'retain_freed_memory') and v is not None))
+    threads = ('set by --threads' if args.threads is not None else
+               'default, not changed')
+    print(f'torch.get_num_threads() = {env["torch_threads"]} ({threads}); '
+          f'devices: {", ".join(devices)}; load average (1/5/15 min) '
+          f'{env["load_average_start"]}; freed memory '
+          f'{"retained (no page faults)" if retained else "glibc default"}')
+    if hasattr(os, 'getloadavg') and (os.getloadavg()[0] >
+                                      0.5 * (os.cpu_count() or 1)):
+        print('warning: other jobs are running; small ops (LightNL) suffer '
+              'most, as the OpenMP threads wait for CPU time at every op')
+    start = time.perf_counter()
+    groups = [g for g in GROUPS if args.only is None or g in args.only]
+    results = run_benchmark(groups, devices, tuple(args.batch),
+                            tuple(args.seg_batch), args.repeats, args.warmup)
+    print('\nTargets')
+    checks = targets(results)
+    for label, passed, detail in checks:
+        verdict = '-' if passed is None else ('PASS' if passed else 'MISS')
+        print(f'  [{verdict:4s}] {label}: {detail}')
+    elapsed = time.perf_counter() - start
+    env['load_average_end'] = load_average()
+    print(f'\nTotal time: {elapsed:.0f} s; load average at the end '
+          f'{env["load_average_end"]}')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(environment=env, results=results,
+                           targets=[dict(target=label, passed=passed,
+                                         value=detail)
+                                    for label, passed, detail in checks],
+                           seconds=elapsed), f, indent=1)
+        print(f'results written to {args.json}')
+
+
+if __name__ == '__main__':
+    main()
