@@ -155,7 +155,7 @@ def test_mmseg_resnet_plugin_identity_at_init():
     # MMSeg's BasicBlock has no plugin support, so use a (slim) Bottleneck
     # ResNet; 'after_conv3' plugins see planes * 4 channels.
     cfg = dict(
-        type='ResNetV1c',
+        type='mmseg.ResNetV1c',  # explicit scope: the default may be mmpretrain
         depth=50,
         stem_channels=16,
         base_channels=16,
