@@ -35,7 +35,7 @@ def run(cmd):
 
 
 def save_overlays(config, checkpoint, data_root, out_dir, count, options):
-    """Predict the first ``count`` val images; save image | GT | prediction."""
+    """Predict the first ``count`` val images; save GT | prediction overlays."""
     import mmcv
     from mmseg.apis import inference_model, init_model
     from mmseg.visualization import SegLocalVisualizer
@@ -102,8 +102,8 @@ def main(argv=None):
     print(f'  mIoU = {metrics["mIoU"]:.2f}  (aAcc {metrics["aAcc"]:.2f}, '
           f'mAcc {metrics["mAcc"]:.2f})')
     print(f'  checkpoint: {checkpoint}')
-    print(f'  {len(overlays)} overlays (image | ground truth | prediction): '
-          f'{osp.relpath(osp.dirname(overlays[0]), ROOT)}/'
+    print(f'  {len(overlays)} overlays (ground truth | prediction, drawn '
+          f'over the image): {osp.relpath(osp.dirname(overlays[0]), ROOT)}/'
           if overlays else '  no overlays written')
     print(f'  total time {time.time() - start:.0f} s')
     return metrics
