@@ -78,6 +78,23 @@ def non_local_aggregate(x, channel_ratio, spatial_stride, order='auto'):
     return y.view(n, c, h, w)
 
 
+def check_non_local_args(in_channels, channel_ratio, spatial_stride,
+                         matmul_order):
+    """Raise ValueError for arguments no non-local block can take."""
+    if not isinstance(in_channels, int) or in_channels <= 0:
+        raise ValueError(
+            f'in_channels must be a positive int, got {in_channels!r}')
+    if not 0 < channel_ratio <= 1:
+        raise ValueError(
+            f'channel_ratio must be in (0, 1], got {channel_ratio!r}')
+    if not isinstance(spatial_stride, int) or spatial_stride < 1:
+        raise ValueError(
+            f'spatial_stride must be an int >= 1, got {spatial_stride!r}')
+    if matmul_order not in ('auto', 'affinity', 'gram'):
+        raise ValueError(f'matmul_order must be auto/affinity/gram, '
+                         f'got {matmul_order!r}')
+
+
 @MODELS.register_module()
 class LightNL(BaseModule):
     """Lightweight Non-Local block (AutoNL, CVPR 2020, Eqn 9 + Eqn 8).
@@ -114,18 +131,8 @@ class LightNL(BaseModule):
                  matmul_order='auto',
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        if not isinstance(in_channels, int) or in_channels <= 0:
-            raise ValueError(
-                f'in_channels must be a positive int, got {in_channels!r}')
-        if not 0 < channel_ratio <= 1:
-            raise ValueError(
-                f'channel_ratio must be in (0, 1], got {channel_ratio!r}')
-        if not isinstance(spatial_stride, int) or spatial_stride < 1:
-            raise ValueError(
-                f'spatial_stride must be an int >= 1, got {spatial_stride!r}')
-        if matmul_order not in ('auto', 'affinity', 'gram'):
-            raise ValueError(f'matmul_order must be auto/affinity/gram, '
-                             f'got {matmul_order!r}')
+        check_non_local_args(in_channels, channel_ratio, spatial_stride,
+                             matmul_order)
         self.in_channels = in_channels
         self.channel_ratio = channel_ratio
         self.spatial_stride = spatial_stride

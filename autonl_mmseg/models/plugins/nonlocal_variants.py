@@ -11,7 +11,8 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
-from .light_nl import LightNL, light_nl_macs, matmul_macs, non_local_aggregate
+from .light_nl import (LightNL, check_non_local_args, light_nl_macs,
+                       matmul_macs, non_local_aggregate)
 
 #: variant name -> 1x1 convs it applies (excluding W_z) and its association.
 #: 'wang' keeps the explicit HW x HW affinity; the others take the cheaper one.
@@ -194,18 +195,8 @@ class NonLocalVariant(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         _check_variant(variant)
-        if not isinstance(in_channels, int) or in_channels <= 0:
-            raise ValueError(
-                f'in_channels must be a positive int, got {in_channels!r}')
-        if not 0 < channel_ratio <= 1:
-            raise ValueError(
-                f'channel_ratio must be in (0, 1], got {channel_ratio!r}')
-        if not isinstance(spatial_stride, int) or spatial_stride < 1:
-            raise ValueError(
-                f'spatial_stride must be an int >= 1, got {spatial_stride!r}')
-        if matmul_order not in ('auto', 'affinity', 'gram'):
-            raise ValueError(f'matmul_order must be auto/affinity/gram, '
-                             f'got {matmul_order!r}')
+        check_non_local_args(in_channels, channel_ratio, spatial_stride,
+                             matmul_order)
         self.in_channels = in_channels
         self.variant = variant
         self.channel_ratio = channel_ratio
