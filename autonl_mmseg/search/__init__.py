@@ -24,7 +24,7 @@ __all__ = [
     'SearchCostModel', 'ThresholdGate', 'first_under_threshold',
     'nested_one_hot', 'straight_through', 'SearchDimension', 'KernelSize',
     'ExpandRatio', 'Skip', 'Insertion', 'CompactChoice', 'GenotypeDumpHook',
-    'SearchArchLoggerHook', 'genotype_summary', 'AutoNLSearchClassifier', 'DEFAULT_SEARCH_SPACE', 'SearchSpaceError',
-    'build_search_space', 'SearchableLightNL', 'SearchableMBConv',
-    'AutoNLSuperNet'
+    'SearchArchLoggerHook', 'genotype_summary', 'AutoNLSearchClassifier',
+    'DEFAULT_SEARCH_SPACE', 'SearchSpaceError', 'build_search_space',
+    'SearchableLightNL', 'SearchableMBConv', 'AutoNLSuperNet'
 ]

@@ -6,13 +6,13 @@ indicator; :meth:`SearchDimension.decode` turns that indicator into a
 genotype value; ``field`` and ``part`` name the MACs axis that the cost
 model (cost_model.py) builds from the candidates::
 
-    dimension       field            part        gate score
-    KernelSize      kernel_size      block       mean square of a superkernel ring
-    ExpandRatio     expand_ratio     block       mean square of a channel chunk
-    Skip            (switch)         block       mean square of the base channels
-    Insertion       (switch)         non_local   mean square of LightNL's W_d (Eqn 10)
-    CompactChoice   channel_ratio    non_local   EMA of Eqn 12's affinity distance
-    CompactChoice   spatial_stride   non_local   EMA of the output distance
+    dimension      field           part       gate score (mean squares)
+    KernelSize     kernel_size     block      a ring of the superkernel
+    ExpandRatio    expand_ratio    block      a chunk of hidden channels
+    Skip           (switch)        block      the base channels
+    Insertion      (switch)        non_local  LightNL's W_d (Eqn 10)
+    CompactChoice  channel_ratio   non_local  EMA of Eqn 12's affinity distance
+    CompactChoice  spatial_stride  non_local  EMA of the output distance
 
 A dimension with a ``field`` is a choice: its indicator is a one-hot over
 its candidates, and it is one axis of its part's MACs table (a genotype

@@ -94,7 +94,8 @@ class SearchableMBConv(MBConv):
                              'out_channels can be skipped')
         self.se_ratio = se_ratio
         self.skippable = skippable
-        self.dims = nn.ModuleDict(dict(kernel_size=kernel, expand_ratio=expand))
+        self.dims = nn.ModuleDict(
+            dict(kernel_size=kernel, expand_ratio=expand))
         if skippable:
             self.dims['keep'] = Skip(gate_cfg)
 

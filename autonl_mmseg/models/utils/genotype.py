@@ -21,7 +21,7 @@ Format (version 2)::
                                       "spatial_stride": 1}},
         ...
       ],
-      "meta": {...}                        # optional, free-form (MACs, search cfg)
+      "meta": {...}                        # optional, free-form
     }
 
 ``se_ratio`` 0 means no SE; otherwise the squeeze width is
