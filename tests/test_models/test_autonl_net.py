@@ -35,6 +35,19 @@ def test_params_equal_mmpretrain_mobilenet_v2(widen_factor):
         expected - head * 1000 - 1000
 
 
+def test_param_count_draws_no_random_numbers():
+    """The search's hooks count parameters during training: counting must
+    not change the random stream of the run (dropout, augmentation)."""
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    assert genotype_params('autonl-s') == sum(
+        p.numel() for p in AutoNLNet(genotype='autonl-s').parameters()
+    ) + 1281 * 1000
+    torch.manual_seed(0)
+    genotype_params('autonl-l')
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 @pytest.mark.parametrize('widen_factor', [0.5, 0.75, 1.4])
 def test_widen_factor_matches_mmpretrain(widen_factor):
     """The width multiplier is MMPretrain's MobileNetV2 rule: its weights
