@@ -13,7 +13,8 @@ from autonl_mmseg.models.utils.complexity import genotype_params
 def test_state_dict_keys_as_before(name, repo_root):
     """Checkpoints written before the backbone shared its skeleton with the
     supernet (keys and shapes recorded from that code) load strictly."""
-    with open(repo_root / 'tests/fixtures/autonl_net_state_dict_keys.json') as f:
+    fixture = repo_root / 'tests/fixtures/autonl_net_state_dict_keys.json'
+    with open(fixture) as f:
         recorded = json.load(f)[name]
     state = AutoNLNet(genotype=name).state_dict()
     assert list(state) == list(recorded)

@@ -16,7 +16,8 @@ def test_old_supernet_keys_convert_to_the_new_ones(tmp_path):
     from test_search.helpers import tiny_space
 
     from autonl_mmseg.search import AutoNLSuperNet
-    with open(ROOT / 'tests/fixtures/supernet_tiny_state_dict_keys_old.json') as f:
+    fixture = ROOT / 'tests/fixtures/supernet_tiny_state_dict_keys_old.json'
+    with open(fixture) as f:
         old_shapes = json.load(f)
     net = AutoNLSuperNet(tiny_space())
     new = net.state_dict()
