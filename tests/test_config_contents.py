@@ -59,7 +59,7 @@ def block_rows(backbone):
         convs = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)]
         depthwise = next(c for c in convs if c.groups > 1
                          and c.groups == c.in_channels)
-        light_nl = block.light_nl
+        non_local = block.non_local
         rows.append(dict(
             in_channels=convs[0].in_channels,
             hidden=depthwise.in_channels,
@@ -67,15 +67,16 @@ def block_rows(backbone):
             kernel_size=depthwise.kernel_size[0],
             stride=block.stride,
             se=any('SELayer' in type(m).__name__ for m in block.modules()),
-            light_nl=None if light_nl is None else
-            (light_nl.channel_ratio, light_nl.spatial_stride)))
+            non_local=None if non_local is None else
+            (type(non_local).__name__, non_local.channel_ratio,
+             non_local.spatial_stride)))
     return rows
 
 
 def expected_rows(genotype):
     rows, in_channels = [], genotype['stem_channels']
     for block in genotype['blocks']:
-        light_nl = block['light_nl']
+        non_local = block['non_local']
         rows.append(dict(
             in_channels=in_channels,
             hidden=int(round(in_channels * block['expand_ratio'])),
@@ -83,8 +84,9 @@ def expected_rows(genotype):
             kernel_size=block['kernel_size'],
             stride=block['stride'],
             se=block['se_ratio'] > 0,
-            light_nl=None if light_nl is None else
-            (light_nl['channel_ratio'], light_nl['spatial_stride'])))
+            non_local=None if non_local is None else
+            (non_local['type'], non_local['channel_ratio'],
+             non_local['spatial_stride'])))
         in_channels = block['out_channels']
     return rows
 

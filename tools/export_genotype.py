@@ -6,7 +6,7 @@
 
 CONFIG is the search config (e.g. configs/autonl/autonl_search_in1k.py),
 CHECKPOINT any checkpoint of that search (``epoch_N.pth``, ``iter_N.pth``),
-OUT the genotype JSON to write (the format of configs/autonl/genotypes/,
+OUT the genotype JSON to write (the format of the shipped genotypes,
 with MACs, params and the search settings in ``meta``). The result trains
 with any AutoNLNet config: ``--cfg-options model.backbone.genotype=OUT``.
 """

@@ -3,14 +3,16 @@
 Top-down: ``AutoNLSuperNet`` (supernet.py) owns its blocks and their gates;
 ``ThresholdGate`` (gates.py) is the straight-through gate;
 ``AutoNLSearchClassifier`` (search_classifier.py) adds the cost term of
-``SearchCostModel`` (cost_model.py); the hooks (hooks.py) log and write the
-decoded genotype. See docs/search.md.
+``SearchCostModel`` (cost_model.py); each searched choice is one small
+module of dimensions.py; the hooks (hooks.py) log and write the decoded
+genotype. See docs/search.md and docs/architecture.md.
 """
 from .cost_model import SearchCostModel
+from .dimensions import (CompactChoice, ExpandRatio, Insertion, KernelSize,
+                         SearchDimension, Skip)
 from .gates import (ThresholdGate, first_under_threshold, nested_one_hot,
                     straight_through)
-from .hooks import (EpochSeedHook, GenotypeDumpHook, SearchArchLoggerHook,
-                    genotype_summary)
+from .hooks import GenotypeDumpHook, SearchArchLoggerHook, genotype_summary
 from .search_classifier import AutoNLSearchClassifier
 from .search_space import (DEFAULT_SEARCH_SPACE, SearchSpaceError,
                            build_search_space)
@@ -20,9 +22,9 @@ from .supernet import AutoNLSuperNet
 
 __all__ = [
     'SearchCostModel', 'ThresholdGate', 'first_under_threshold',
-    'nested_one_hot', 'straight_through', 'EpochSeedHook',
-    'GenotypeDumpHook', 'SearchArchLoggerHook', 'genotype_summary',
-    'AutoNLSearchClassifier', 'DEFAULT_SEARCH_SPACE', 'SearchSpaceError',
-    'build_search_space', 'SearchableLightNL', 'SearchableMBConv',
-    'AutoNLSuperNet'
+    'nested_one_hot', 'straight_through', 'SearchDimension', 'KernelSize',
+    'ExpandRatio', 'Skip', 'Insertion', 'CompactChoice', 'GenotypeDumpHook',
+    'SearchArchLoggerHook', 'genotype_summary', 'AutoNLSearchClassifier',
+    'DEFAULT_SEARCH_SPACE', 'SearchSpaceError', 'build_search_space',
+    'SearchableLightNL', 'SearchableMBConv', 'AutoNLSuperNet'
 ]

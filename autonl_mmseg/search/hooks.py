@@ -1,17 +1,14 @@
-"""Hooks of the search: log the decoded architecture, write the genotype,
-and make an interrupted + resumed search continue exactly."""
+"""Hooks of the search: log the decoded architecture and write the genotype.
+(An interrupted + resumed search continues exactly with the engine's
+``EpochSeedHook``.)"""
 import os.path as osp
-import random
 
-import numpy as np
-import torch
-from mmengine.dist import get_rank, is_main_process
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..models.utils.genotype import dump_genotype, stage_boundaries
-from .search_classifier import to_plain
+from ..models.utils.genotype import dump_genotype, stage_boundaries, to_plain
 
 
 def _search_model(runner):
@@ -24,7 +21,8 @@ def _search_model(runner):
 
 
 def genotype_summary(genotype):
-    """One line per stage: ``e<expand>k<kernel>[+nl<r>/<s>]`` per block."""
+    """One line per stage: ``e<expand>k<kernel>[+nl<r>/<s>]`` per block
+    (``+<type><args>`` for a non-local block other than LightNL)."""
     lines = []
     blocks = genotype['blocks']
     for index, ids in enumerate(stage_boundaries(blocks)):
@@ -32,9 +30,13 @@ def genotype_summary(genotype):
         for i in ids:
             b = blocks[i]
             part = f"e{b['expand_ratio']}k{b['kernel_size']}"
-            if b['light_nl']:
-                part += (f"+nl{b['light_nl']['channel_ratio']:g}/"
-                         f"{b['light_nl']['spatial_stride']}")
+            non_local = b['non_local']
+            if non_local:
+                name = 'nl' if non_local['type'] == 'LightNL' else \
+                    non_local['type']
+                part += f'+{name}' + '/'.join(
+                    f'{v:g}' if isinstance(v, (int, float)) else str(v)
+                    for k, v in non_local.items() if k != 'type')
             parts.append(part)
         lines.append(f"  stage {index + 1} ({blocks[ids[0]]['out_channels']}"
                      f" ch, {len(ids)} blocks): " + ' '.join(parts))
@@ -115,28 +117,3 @@ class GenotypeDumpHook(Hook):
 
     def after_train(self, runner):
         self._dump(runner, runner.iter, runner.epoch)
-
-
-@HOOKS.register_module()
-class EpochSeedHook(Hook):
-    """Re-seed Python, NumPy and PyTorch at the start of every training
-    epoch from ``(runner.seed, epoch)``.
-
-    MMEngine does not store random states in checkpoints, so after
-    ``--resume`` dropout masks and data augmentation would differ from an
-    uninterrupted run. With this hook every epoch's randomness depends only
-    on the seed and the epoch, so an epoch-based search resumed from an
-    epoch checkpoint continues exactly (data loading in the main process or
-    in non-persistent workers; persistent workers keep their own state).
-    """
-
-    priority = 'VERY_HIGH'
-
-    def before_train_epoch(self, runner):
-        seed = runner.seed if runner.seed is not None else 0
-        seed = (seed + 1000003 * (runner.epoch + 1)) % 2**31
-        if getattr(runner, '_randomness_cfg', {}).get('diff_rank_seed'):
-            seed = (seed + get_rank()) % 2**31
-        random.seed(seed)
-        np.random.seed(seed)
-        torch.manual_seed(seed)

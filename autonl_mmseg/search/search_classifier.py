@@ -9,18 +9,10 @@ from mmengine.registry import MODELS
 from mmpretrain.models.classifiers import ImageClassifier
 
 from ..models.utils.complexity import genotype_macs, genotype_params
+from ..models.utils.genotype import to_plain
 from .cost_model import SearchCostModel
 
 COST_FORMS = ('log', 'abs_log')
-
-
-def to_plain(obj):
-    """Config values as JSON-ready builtins (dicts, lists, numbers)."""
-    if isinstance(obj, dict):
-        return {str(k): to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_plain(v) for v in obj]
-    return obj
 
 
 @MODELS.register_module()
@@ -173,7 +165,7 @@ class AutoNLSearchClassifier(ImageClassifier):
             params=int(genotype_params(genotype, self.num_classes)),
             num_classes=self.num_classes,
             num_blocks=len(genotype['blocks']),
-            num_light_nl=sum(b['light_nl'] is not None
+            num_light_nl=sum(b['non_local'] is not None
                              for b in genotype['blocks']),
             search=dict(
                 cost_weight=self.cost_weight,

@@ -39,19 +39,24 @@ ratio candidates. ``reuse=False`` computes every candidate separately
 (the naive baseline of the benchmark; same numbers).
 """
 import torch
-import torch.nn.functional as F
-from mmcv.cnn import build_norm_layer
 from mmengine.dist import all_reduce
-from mmengine.model import BaseModule
+from mmengine.registry import MODELS
 from torch import nn
 
-from ..models.plugins.light_nl import compact_channels
-from .gates import ThresholdGate, first_under_threshold
+from ..models.plugins.light_nl import LightNL, compact_channels
+from .dimensions import CompactChoice, Insertion
 
 
-class SearchableLightNL(BaseModule):
+@MODELS.register_module()
+class SearchableLightNL(LightNL):
     """LightNL with a searchable insertion gate, channel ratio and spatial
     stride.
+
+    The depthwise conv W_d, the norm, their identity start and
+    ``output_transform`` (Eqn 8) are LightNL's; the search replaces the
+    non-local operation by the mix of the candidates and gates the branch.
+    Its dimensions (``dims``: ``insert``, ``channel_ratio``,
+    ``spatial_stride``) are those of dimensions.py.
 
     Args:
         in_channels (int): Channels C of the input (and output).
@@ -74,8 +79,6 @@ class SearchableLightNL(BaseModule):
         init_cfg (dict, optional): Initialisation config. Default: None.
     """
 
-    _abbr_ = 'searchable_light_nl'
-
     def __init__(self,
                  in_channels,
                  channel_ratios=(0.125, 0.25, 0.5),
@@ -86,34 +89,37 @@ class SearchableLightNL(BaseModule):
                  ema_momentum=0.1,
                  reuse=True,
                  init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.in_channels = in_channels
-        self.channel_ratios = tuple(sorted(float(r) for r in channel_ratios))
-        self.spatial_strides = tuple(
+        channel_ratios = tuple(sorted(float(r) for r in channel_ratios))
+        spatial_strides = tuple(
             sorted((int(s) for s in spatial_strides), reverse=True))
-        if self.spatial_strides[-1] != 1:
+        if spatial_strides[-1] != 1:
             raise ValueError('spatial_strides must contain 1 (the '
                              f'reference), got {spatial_strides}')
         if not 0 < ema_momentum <= 1:
             raise ValueError(f'ema_momentum must be in (0, 1], got '
                              f'{ema_momentum}')
+        # LightNL at the reference candidate: W_d, the norm, identity start
+        super().__init__(
+            in_channels,
+            channel_ratio=channel_ratios[-1],
+            spatial_stride=1,
+            norm_cfg=norm_cfg,
+            init_cfg=init_cfg)
+        self.channel_ratios = channel_ratios
+        self.spatial_strides = spatial_strides
         self.channels = [compact_channels(in_channels, r)
                          for r in self.channel_ratios]
         self.ema_momentum = ema_momentum
         self.reuse = reuse
 
-        self.depthwise_conv = nn.Conv2d(
-            in_channels, in_channels, 3, padding=1, groups=in_channels,
-            bias=False)
-        self.norm_name, norm = build_norm_layer(norm_cfg, in_channels)
-        self.add_module(self.norm_name, norm)
-        self._zero_init_norm()
-
-        self.insert_gate = ThresholdGate(**insert_gate_cfg)
-        self.channel_gate = ThresholdGate(
-            direction='below', **compact_gate_cfg)
-        self.spatial_gate = ThresholdGate(
-            direction='below', **compact_gate_cfg)
+        self.dims = nn.ModuleDict(
+            dict(
+                insert=Insertion(insert_gate_cfg),
+                channel_ratio=CompactChoice('channel_ratio', channel_ratios,
+                                            compact_gate_cfg),
+                spatial_stride=CompactChoice('spatial_stride',
+                                             spatial_strides,
+                                             compact_gate_cfg)))
         # +inf = "no batch seen yet": the reference is chosen.
         self.register_buffer(
             'channel_distance_ema',
@@ -130,51 +136,33 @@ class SearchableLightNL(BaseModule):
             torch.stack([(position < k).float() for k in self.channels]),
             persistent=False)
 
-    @property
-    def norm(self):
-        return getattr(self, self.norm_name)
-
-    def _zero_init_norm(self):
-        nn.init.zeros_(self.norm.weight)
-        nn.init.zeros_(self.norm.bias)
-
-    def init_weights(self):
-        super().init_weights()
-        self._zero_init_norm()  # the branch starts as the identity
-
     # ------------------------------------------------------------ gates --
-    def insert_score(self):
-        """Eqn 10's ``||W_d||^2``, as a mean so thresholds are comparable."""
-        return self.depthwise_conv.weight.pow(2).mean()
-
     def indicators(self):
-        """Straight-through indicators from the current weights and EMAs.
+        """Straight-through indicators from the current weights and EMAs,
+        one per dimension: ``insert`` (scalar), ``channel_ratio`` (one-hot
+        over ``channel_ratios``), ``spatial_stride`` (one-hot over
+        ``spatial_strides``, most compact first)."""
+        weight = self.depthwise_conv.weight
+        state = dict(
+            depthwise_weight=weight,
+            like=weight.new_ones(()),
+            channel_ratio_distance=self.channel_distance_ema,
+            spatial_stride_distance=self.spatial_distance_ema)
+        return {name: dim(state) for name, dim in self.dims.items()}
 
-        Returns:
-            dict: ``light_nl`` (scalar), ``channel_ratio`` (one-hot over
-            ``channel_ratios``), ``spatial_stride`` (one-hot over
-            ``spatial_strides``, most compact first).
-        """
-        insert = self.insert_gate(self.insert_score())
-        dtype = insert.dtype
-        return dict(
-            light_nl=insert,
-            channel_ratio=first_under_threshold(
-                self.channel_gate, self.channel_distance_ema.to(dtype)),
-            spatial_stride=first_under_threshold(
-                self.spatial_gate, self.spatial_distance_ema.to(dtype)))
+    def genotype_entry(self, **choices):
+        """The genotype ``non_local`` entry with the given field values."""
+        return dict(type='LightNL', **choices)
 
     def decode(self):
-        """``None`` or ``dict(channel_ratio, spatial_stride)`` (Eqn 13)."""
+        """``None`` or the ``non_local`` genotype entry (Eqn 13)."""
         with torch.no_grad():
-            ind = self.indicators()
-        if ind['light_nl'].item() < 0.5:
+            indicators = self.indicators()
+        if not self.dims['insert'].decode(indicators['insert']):
             return None
-        return dict(
-            channel_ratio=self.channel_ratios[int(
-                ind['channel_ratio'].argmax())],
-            spatial_stride=self.spatial_strides[int(
-                ind['spatial_stride'].argmax())])
+        return self.genotype_entry(
+            **{dim.field: dim.decode(indicators[name])
+               for name, dim in self.dims.items() if dim.field})
 
     # ------------------------------------------------------ computation --
     def _subsample(self, x, stride):
@@ -325,9 +313,9 @@ class SearchableLightNL(BaseModule):
             self.update_ema(*distances)
         indicators = self.indicators()
         y = self._mix(candidates, x, indicators)
-        y = F.conv2d(y, self.depthwise_conv.weight, padding=1,
-                     groups=self.in_channels)
-        return x + indicators['light_nl'].to(x.dtype) * self.norm(y)
+        # Eqn 10's gate multiplies the whole branch: in training mode
+        # BN(0) = beta, so zeroing W_d alone would not give z = x.
+        return x + indicators['insert'].to(x.dtype) * self.output_transform(y)
 
     def extra_repr(self):
         return (f'in_channels={self.in_channels}, channel_ratios='

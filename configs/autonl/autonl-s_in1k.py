@@ -8,7 +8,7 @@ _base_ = [
     '../_base_/schedules/autonl_in1k_rmsprop.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-genotype = 'configs/autonl/genotypes/autonl-s.json'
+genotype = 'autonl-s'
 model = dict(backbone=dict(genotype=genotype))
 train_dataloader = dict(batch_size=128)
 val_dataloader = dict(batch_size=128)

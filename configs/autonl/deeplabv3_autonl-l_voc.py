@@ -1,4 +1,4 @@
 # DeepLabV3 with the AutoNL-L backbone on VOC 2012 aug.
 _base_ = ['./deeplabv3_autonl_voc.py']
-genotype = 'configs/autonl/genotypes/autonl-l.json'
+genotype = 'autonl-l'
 model = dict(backbone=dict(genotype=genotype))

@@ -16,7 +16,7 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_20k.py',
 ]
-genotype = 'configs/autonl/genotypes/autonl-s.json'
+genotype = 'autonl-s'
 crop_size = (512, 512)
 data_preprocessor = dict(size=crop_size)
 model = dict(

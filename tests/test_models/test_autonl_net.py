@@ -1,18 +1,79 @@
-"""AutoNLNet: shapes, parameter counts, weight transfer, freezing."""
+"""AutoNLNet: shapes, parameter counts, weight transfer, freezing, width
+multiplier, and the state-dict keys of checkpoints written before."""
+import json
+
 import pytest
 import torch
 
 from autonl_mmseg.models import AutoNLNet
 from autonl_mmseg.models.utils.complexity import genotype_params
-from autonl_mmseg.models.utils.genotype import load_genotype
 
 
-@pytest.mark.parametrize('name', ['autonl-s', 'autonl-l', 'mobilenet-v2',
-                                  'mobilenet-v2-lightnl'])
-def test_param_count_equals_hand_count(name):
-    net = AutoNLNet(genotype=name)
-    n = sum(p.numel() for p in net.parameters())
-    assert n == genotype_params(load_genotype(name), num_classes=0)
+@pytest.mark.parametrize('name', ['autonl-s', 'mobilenet-v2-lightnl'])
+def test_state_dict_keys_as_before(name, repo_root):
+    """Checkpoints written before the backbone shared its skeleton with the
+    supernet (keys and shapes recorded from that code) load strictly."""
+    fixture = repo_root / 'tests/fixtures/autonl_net_state_dict_keys.json'
+    with open(fixture) as f:
+        recorded = json.load(f)[name]
+    state = AutoNLNet(genotype=name).state_dict()
+    assert list(state) == list(recorded)
+    assert {k: list(v.shape) for k, v in state.items()} == recorded
+    old_checkpoint = {k: torch.zeros(shape) for k, shape in recorded.items()}
+    AutoNLNet(genotype=name).load_state_dict(old_checkpoint, strict=True)
+
+
+@pytest.mark.parametrize('widen_factor', [0.5, 0.75, 1.0, 1.4])
+def test_params_equal_mmpretrain_mobilenet_v2(widen_factor):
+    """genotype_params counts the built network: MMPretrain's MobileNetV2
+    classifier at the same width has exactly as many parameters."""
+    from mmpretrain.models import MobileNetV2
+    ref = MobileNetV2(widen_factor=widen_factor)
+    head = 1280 if widen_factor <= 1 else int(1280 * widen_factor)
+    expected = sum(p.numel() for p in ref.parameters()) + head * 1000 + 1000
+    assert genotype_params('mobilenet-v2', 1000, widen_factor) == expected
+    assert genotype_params('mobilenet-v2', 0, widen_factor) == \
+        expected - head * 1000 - 1000
+
+
+def test_param_count_draws_no_random_numbers():
+    """The search's hooks count parameters during training: counting must
+    not change the random stream of the run (dropout, augmentation)."""
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    assert genotype_params('autonl-s') == sum(
+        p.numel() for p in AutoNLNet(genotype='autonl-s').parameters()
+    ) + 1281 * 1000
+    torch.manual_seed(0)
+    genotype_params('autonl-l')
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize('widen_factor', [0.5, 0.75, 1.4])
+def test_widen_factor_matches_mmpretrain(widen_factor):
+    """The width multiplier is MMPretrain's MobileNetV2 rule: its weights
+    load strictly into the widened 'mobilenet-v2' genotype and give the
+    same outputs; the LightNL variant adds only LightNL parameters."""
+    from mmpretrain.models import MobileNetV2
+    ref = MobileNetV2(widen_factor=widen_factor)
+    ref.eval()
+    net = AutoNLNet(genotype='mobilenet-v2', widen_factor=widen_factor)
+    net.load_state_dict(ref.state_dict(), strict=True)
+    net.eval()
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(net(x)[0], ref(x)[0])
+    lightnl = AutoNLNet(genotype='mobilenet-v2-lightnl',
+                        widen_factor=widen_factor)
+    result = lightnl.load_state_dict(ref.state_dict(), strict=False)
+    assert not result.unexpected_keys
+    assert all('.light_nl.' in k for k in result.missing_keys)
+    assert lightnl.out_channels[-1] == net.out_channels[-1] == (
+        int(1280 * widen_factor) if widen_factor > 1 else 1280)
+
+
+def test_bad_widen_factor():
+    with pytest.raises(ValueError, match='widen_factor'):
+        AutoNLNet(genotype='mobilenet-v2', widen_factor=0)
 
 
 def test_classification_output_and_lightnl_identity():

@@ -1,32 +1,35 @@
+"""The Table 1 rows: one registered class each, identity at init, both
+associations, and a ``macs`` rule equal to mmengine's count."""
 import pytest
 import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 from mmengine.registry import MODELS
 
-import autonl_mmseg  # noqa: F401  (registers NonLocalVariant)
-from autonl_mmseg.models.plugins import (LightNL, NonLocalVariant,
-                                         dot_product_nonlocal,
-                                         nonlocal_variant_macs)
-from autonl_mmseg.models.plugins.nonlocal_variants import VARIANTS
+import autonl_mmseg  # noqa: F401  (registers the Table 1 rows)
+from autonl_mmseg.models.plugins import (Eqn9NonLocal, LeviNonLocal,
+                                         WangNonLocal, dot_product_nonlocal)
+from autonl_mmseg.models.utils.complexity import non_local_macs
+
+# Table 1's rows, top to bottom (the last one is LightNL itself)
+VARIANTS = ('WangNonLocal', 'LeviNonLocal', 'Eqn3NonLocal', 'Eqn5NonLocal',
+            'Eqn7NonLocal', 'Eqn9NonLocal', 'LightNL')
+COMPACT = ('Eqn9NonLocal', 'LightNL')  # take channel_ratio, spatial_stride
 
 # Output maps of the 17 inverted-residual blocks of MobileNetV2 at 224x224.
 MBV2_BLOCKS = ([(16, 112)] + [(24, 56)] * 2 + [(32, 28)] * 3 +
                [(64, 14)] * 4 + [(96, 14)] * 3 + [(160, 7)] * 3 + [(320, 7)])
 # Table 1 of the paper, MACs added by 17 blocks.
-TABLE1 = dict(
-    wang=6.2e9,
-    levi=146e6,
-    eqn3=119e6,
-    eqn5=93e6,
-    eqn7=66e6,
-    eqn9=38e6,
-    lightnl=15e6)
+TABLE1 = dict(zip(VARIANTS, (6.2e9, 146e6, 119e6, 93e6, 66e6, 38e6, 15e6)))
 
 
 def build(variant, channels=8, dtype=torch.float32, **kwargs):
-    kwargs.setdefault('spatial_stride', 2)
-    return NonLocalVariant(channels, variant=variant, **kwargs).to(dtype)
+    if variant in COMPACT:
+        kwargs.setdefault('spatial_stride', 2)
+    if variant == 'LightNL' and kwargs.get('norm_cfg', 0) is None:
+        kwargs['norm_cfg'] = dict(type='BN')  # LightNL's W_z includes BN
+    return MODELS.build(dict(type=variant, in_channels=channels,
+                             **kwargs)).to(dtype)
 
 
 def perturb(block):
@@ -38,6 +41,15 @@ def perturb(block):
     if hasattr(block, 'w_z'):
         nn.init.normal_(block.w_z.weight)
     return block
+
+
+def test_rows_are_registered_plugins():
+    from mmcv.cnn import build_plugin_layer
+    for variant in VARIANTS:
+        name, layer = build_plugin_layer(dict(type=variant), in_channels=16)
+        assert type(layer) is MODELS.get(variant)
+        assert name in ('nonlocal_block', 'light_nl')
+        assert layer.in_channels == 16
 
 
 @pytest.mark.parametrize('variant', VARIANTS)
@@ -74,8 +86,9 @@ def test_associations_agree(variant):
 
 def test_wang_is_levi_with_explicit_affinity(monkeypatch):
     x = torch.randn(1, 8, 6, 6, dtype=torch.float64)
-    wang = perturb(build('wang', dtype=torch.float64))
-    levi = build('levi', dtype=torch.float64)
+    wang = perturb(build('WangNonLocal', dtype=torch.float64))
+    levi = build('LeviNonLocal', dtype=torch.float64)
+    assert isinstance(wang, WangNonLocal) and isinstance(levi, LeviNonLocal)
     levi.load_state_dict(wang.state_dict())
     torch.testing.assert_close(wang(x), levi(x))
 
@@ -102,40 +115,24 @@ def test_dot_product_nonlocal_reference():
         dot_product_nonlocal(q, k, v, 'softmax')
 
 
-def test_lightnl_variant_delegates():
-    block = build('lightnl', channel_ratio=0.5)
-    assert isinstance(block.light_nl, LightNL)
-    assert block.light_nl.channel_ratio == 0.5
-    assert block.light_nl.spatial_stride == 2
-
-
 @pytest.mark.parametrize(
-    'kwargs', [
-        dict(variant='nonlocal2d'),
-        dict(channel_ratio=0),
-        dict(channel_ratio=1.5),
-        dict(spatial_stride=0),
-        dict(in_channels=0),
-        dict(matmul_order='softmax'),
+    'variant,kwargs', [
+        ('Eqn9NonLocal', dict(channel_ratio=0)),
+        ('Eqn9NonLocal', dict(channel_ratio=1.5)),
+        ('Eqn9NonLocal', dict(spatial_stride=0)),
+        ('Eqn3NonLocal', dict(in_channels=0)),
+        ('WangNonLocal', dict(matmul_order='softmax')),
     ])
-def test_invalid_args(kwargs):
+def test_invalid_args(variant, kwargs):
     kwargs.setdefault('in_channels', 8)
     with pytest.raises(ValueError):
-        NonLocalVariant(**kwargs)
-    if 'variant' in kwargs:
-        with pytest.raises(ValueError):
-            nonlocal_variant_macs(kwargs['variant'], 8, 4, 4)
+        MODELS.get(variant)(**kwargs)
 
 
-def test_registry_and_plugin():
-    block = MODELS.build(
-        dict(type='NonLocalVariant', in_channels=8, variant='eqn3'))
-    assert isinstance(block, NonLocalVariant)
-    from mmcv.cnn import build_plugin_layer
-    name, layer = build_plugin_layer(
-        dict(type='NonLocalVariant', variant='eqn5'), in_channels=16)
-    assert name == 'nl_variant'
-    assert layer.variant == 'eqn5'
+def test_eqn9_compact_features():
+    block = Eqn9NonLocal(16, channel_ratio=0.5, spatial_stride=2)
+    assert (block.channel_ratio, block.spatial_stride) == (0.5, 2)
+    assert not hasattr(block, 'theta') and not hasattr(block, 'g')
 
 
 @pytest.mark.parametrize('variant', VARIANTS)
@@ -151,15 +148,21 @@ def test_macs_match_mmengine(variant, shape):
     assert by_operator.get('batch_norm', 0) == 2 * channels * height * width
     assert set(by_operator) <= {'conv', 'bmm', 'batch_norm'}
     measured = analyzer.total() - by_operator.get('batch_norm', 0)
-    expected = nonlocal_variant_macs(variant, channels, height, width, 0.25,
-                                     2)
+    args = dict(channel_ratio=0.25, spatial_stride=2) \
+        if variant in COMPACT else {}
+    expected = non_local_macs(dict(type=variant, **args), channels, height,
+                              width)
     assert measured == expected
 
 
 @pytest.mark.parametrize('variant', VARIANTS)
 def test_mobilenet_v2_totals_near_table1(variant):
-    total = sum(
-        nonlocal_variant_macs(variant, c, h, h, 0.25, 2 if h > 14 else 1)
-        for c, h in MBV2_BLOCKS)
-    # 'eqn9' comes to 36.2M against 38M (see the NonLocalVariant docstring).
+    def cfg(h):
+        if variant not in COMPACT:
+            return dict(type=variant)
+        return dict(type=variant, channel_ratio=0.25,
+                    spatial_stride=2 if h > 14 else 1)
+
+    total = sum(non_local_macs(cfg(h), c, h, h) for c, h in MBV2_BLOCKS)
+    # Eqn 9 comes to 36.2M against 38M (see nonlocal_variants.py).
     assert abs(total / TABLE1[variant] - 1) < 0.05

@@ -24,16 +24,18 @@ def randomise_state(model, rng, skip_probability=0.5):
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, SearchableMBConv):
-                weight = module.depthwise_conv.weight
+                weight = module.depthwise_conv.conv.weight
                 weight.mul_(torch.empty_like(weight).uniform_(0.5, 1.5))
-                for gate in list(module.kernel_gates) + list(
-                        module.expand_gates):
+                for gate in list(module.dims['kernel_size'].gates) + list(
+                        module.dims['expand_ratio'].gates):
                     gate.threshold.fill_(rng.choice([-1., 10.]))
-                if module.skip_gate is not None:
+                if 'keep' in module.dims:
                     off = rng.random() < skip_probability
-                    module.skip_gate.threshold.fill_(10. if off else -1.)
+                    module.dims['keep'].gate.threshold.fill_(
+                        10. if off else -1.)
             if isinstance(module, SearchableLightNL):
-                module.insert_gate.threshold.fill_(rng.choice([-1., 10.]))
+                dims = module.dims
+                dims['insert'].gate.threshold.fill_(rng.choice([-1., 10.]))
                 n_r = len(module.channel_ratios)
                 n_s = len(module.spatial_strides)
                 module.channel_distance_ema.copy_(
@@ -41,8 +43,8 @@ def randomise_state(model, rng, skip_probability=0.5):
                 module.spatial_distance_ema.copy_(
                     torch.tensor([rng.random() for _ in range(n_s)]))
                 module.num_ema_updates.fill_(1)
-                module.channel_gate.threshold.fill_(rng.random())
-                module.spatial_gate.threshold.fill_(rng.random())
+                dims['channel_ratio'].gate.threshold.fill_(rng.random())
+                dims['spatial_stride'].gate.threshold.fill_(rng.random())
     return model
 
 

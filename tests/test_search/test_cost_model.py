@@ -72,7 +72,7 @@ def test_cost_model_gradients_reach_every_threshold():
              if n.endswith('threshold')}
     assert grads and all(g is not None for g in grads.values())
     # at init every gate is on: raising a weight-gate threshold lowers MACs
-    kernel = [g for n, g in grads.items() if 'kernel_gates' in n]
+    kernel = [g for n, g in grads.items() if 'kernel_size' in n]
     assert all(g.item() < 0 for g in kernel)
 
 

@@ -25,8 +25,8 @@ def set_state(module, channel_ema, spatial_ema, channel_t, spatial_t):
         module.channel_distance_ema.copy_(torch.tensor(channel_ema))
         module.spatial_distance_ema.copy_(torch.tensor(spatial_ema))
         module.num_ema_updates.fill_(1)
-        module.channel_gate.threshold.fill_(channel_t)
-        module.spatial_gate.threshold.fill_(spatial_t)
+        module.dims['channel_ratio'].gate.threshold.fill_(channel_t)
+        module.dims['spatial_stride'].gate.threshold.fill_(spatial_t)
 
 
 @pytest.mark.parametrize('channel_t,spatial_t', [(0.0, 0.0), (0.25, 0.0),
@@ -44,8 +44,8 @@ def test_reuse_equals_naive(channel_t, spatial_t):
     for out in outs:
         out.backward(grad)
     torch.testing.assert_close(xs[0].grad, xs[1].grad)
-    for name in ('channel_gate', 'spatial_gate', 'insert_gate'):
-        g = [getattr(m, name).threshold.grad for m in (reuse, naive)]
+    for name in ('channel_ratio', 'spatial_stride', 'insert'):
+        g = [m.dims[name].gate.threshold.grad for m in (reuse, naive)]
         torch.testing.assert_close(g[0], g[1])
     # and the batch distances of both computations agree
     for a, b in zip(reuse.batch_distances(x), naive.batch_distances(x)):
@@ -102,7 +102,8 @@ def test_gram_identity_equals_materialised(shape):
 def test_ema_update():
     module = SearchableLightNL(16, RATIOS, (2, 1), ema_momentum=0.25)
     assert torch.isinf(module.channel_distance_ema[:-1]).all()
-    assert module.decode() == dict(channel_ratio=0.5, spatial_stride=1)
+    assert module.decode() == dict(type='LightNL', channel_ratio=0.5,
+                                   spatial_stride=1)
     module.update_ema(torch.tensor([0.4, 0.2, 0.]), torch.tensor([0.8, 0.]))
     assert module.channel_distance_ema.tolist() == pytest.approx(
         [0.4, 0.2, 0.])  # first batch initialises
@@ -123,23 +124,27 @@ def test_ema_update():
 def test_decode_smallest_ratio_under_threshold():
     module = SearchableLightNL(16, RATIOS, (2, 1))
     set_state(module, [0.4, 0.2, 0.0], [0.3, 0.0], 0.25, 0.1)
-    assert module.decode() == dict(channel_ratio=0.25, spatial_stride=1)
+    assert module.decode() == dict(type='LightNL', channel_ratio=0.25,
+                                   spatial_stride=1)
     set_state(module, [0.4, 0.2, 0.0], [0.3, 0.0], 0.5, 0.4)
-    assert module.decode() == dict(channel_ratio=0.125, spatial_stride=2)
+    assert module.decode() == dict(type='LightNL', channel_ratio=0.125,
+                                   spatial_stride=2)
     set_state(module, [0.4, 0.2, 0.0], [0.3, 0.0], 0.1, 0.1)
-    assert module.decode() == dict(channel_ratio=0.5, spatial_stride=1)
+    assert module.decode() == dict(type='LightNL', channel_ratio=0.5,
+                                   spatial_stride=1)
 
 
 def test_no_light_nl_when_norm_under_threshold():
     module = SearchableLightNL(16, RATIOS, (2, 1))
-    score = module.insert_score().item()
+    score = module.depthwise_conv.weight.pow(2).mean().item()  # Eqn 10
+    gate = module.dims['insert'].gate
     with torch.no_grad():
-        module.insert_gate.threshold.fill_(score)  # ||W_d||^2 <= t
+        gate.threshold.fill_(score)  # ||W_d||^2 <= t
     assert module.decode() is None
     torch.nn.init.normal_(module.norm.weight)
     torch.nn.init.normal_(module.norm.bias)
     x = torch.randn(2, 16, 5, 5)
     assert torch.equal(module.train()(x), x)  # z = x exactly
     with torch.no_grad():
-        module.insert_gate.threshold.fill_(score * 0.999)
+        gate.threshold.fill_(score * 0.999)
     assert module.decode() is not None

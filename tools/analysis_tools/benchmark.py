@@ -64,12 +64,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
-ROOT = osp.abspath(osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-sys.path.insert(0, ROOT)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-import autonl_mmseg  # noqa: F401,E402
+from analysis_utils import (ROOT, TARGETS, TensorMode,  # noqa: E402
+                            build_model_from_config, synchronize,
+                            time_per_call)
+
 from autonl_mmseg.models.backbones import AutoNLNet  # noqa: E402
 from autonl_mmseg.models.plugins import LightNL  # noqa: E402
 
@@ -94,8 +95,8 @@ CHANNEL_RATIO = 0.25
 SEG_CONFIGS = (('DeepLabV3 MobileNetV2',
                 'configs/autonl/deeplabv3_mobilenet-v2_voc.py'),
                ('DeepLabV3 AutoNL-S', 'configs/autonl/deeplabv3_autonl_voc.py'))
-MOBILENET_TARGET = 1.10
-LIGHT_NL_TARGET = 50.0
+MOBILENET_TARGET = TARGETS['mobilenet_lightnl_latency_ratio']
+LIGHT_NL_TARGET = TARGETS['light_nl_speedup']
 
 
 @dataclass
@@ -108,17 +109,6 @@ class Case:
     shape: tuple
     batches: tuple
     settings: list = field(default_factory=list)
-
-
-class TensorMode(nn.Module):
-    """Call an OpenMMLab segmentor as ``model(x, mode='tensor')``."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model(x, mode='tensor')
 
 
 # --------------------------------------------------------------------------
@@ -171,21 +161,10 @@ def autonl_cases(size=224, batches=(1, 8)):
 
 
 def build_segmentor(config):
-    """A config's segmentor with SyncBN turned into BN (SyncBN has no CPU
-    kernel and needs a process group; in eval mode both compute the same)."""
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, DefaultScope, init_default_scope
-    from autonl_mmseg.engine.launch import _replace_syncbn
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    _replace_syncbn(cfg.model)
-    genotype = cfg.model.backbone.get('genotype')
-    if isinstance(genotype, str) and not osp.isabs(genotype):
-        # the configs name genotypes relative to the repository root
-        cfg.model.backbone.genotype = osp.join(ROOT, genotype)
-    init_default_scope('mmseg')
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        model = MODELS.build(cfg.model)
-    return TensorMode(model)
+    """A config's segmentor in tensor mode, SyncBN turned into BN (SyncBN has
+    no CPU kernel and needs a process group; in eval mode both compute the
+    same)."""
+    return TensorMode(build_model_from_config(osp.join(ROOT, config)))
 
 
 def deeplab_cases(size=512, batches=(1, 2)):
@@ -203,19 +182,9 @@ BUILDERS = {'lightnl': lightnl_cases, 'mobilenet': mobilenet_cases,
 # --------------------------------------------------------------------------
 # Measurement
 # --------------------------------------------------------------------------
-def _sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def _timed(model, x, device, inner):
     """Seconds per forward over ``inner`` forwards."""
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(inner):
-        model(x)
-    _sync(device)
-    return (time.perf_counter() - start) / inner
+    return time_per_call(lambda: model(x), device, inner)
 
 
 @contextmanager
@@ -258,11 +227,11 @@ def _cpu_peak_bytes(prof):
 def peak_memory(model, x, device):
     """Bytes that one forward allocates beyond what existed before it."""
     if device.type == 'cuda':
-        torch.cuda.synchronize(device)
+        synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
         model(x)
-        torch.cuda.synchronize(device)
+        synchronize(device)
         return torch.cuda.max_memory_allocated(device) - before
     from torch.profiler import ProfilerActivity, profile
     with _quiet_stderr():

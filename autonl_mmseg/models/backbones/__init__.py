@@ -1,3 +1,4 @@
 from .autonl_net import AutoNLNet
+from .mbconv_net import MBConvNet
 
-__all__ = ['AutoNLNet']
+__all__ = ['AutoNLNet', 'MBConvNet']

@@ -1,8 +1,11 @@
 from .light_nl import LightNL, light_nl_macs, matmul_macs, non_local_aggregate
-from .nonlocal_variants import (NonLocalVariant, dot_product_nonlocal,
-                                nonlocal_variant_macs)
+from .nonlocal_variants import (DotProductNonLocal, Eqn3NonLocal,
+                                Eqn5NonLocal, Eqn7NonLocal, Eqn9NonLocal,
+                                LeviNonLocal, WangNonLocal,
+                                dot_product_nonlocal)
 
 __all__ = [
     'LightNL', 'light_nl_macs', 'matmul_macs', 'non_local_aggregate',
-    'NonLocalVariant', 'dot_product_nonlocal', 'nonlocal_variant_macs'
+    'DotProductNonLocal', 'WangNonLocal', 'LeviNonLocal', 'Eqn3NonLocal',
+    'Eqn5NonLocal', 'Eqn7NonLocal', 'Eqn9NonLocal', 'dot_product_nonlocal'
 ]

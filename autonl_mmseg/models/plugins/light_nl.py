@@ -78,16 +78,20 @@ def non_local_aggregate(x, channel_ratio, spatial_stride, order='auto'):
     return y.view(n, c, h, w)
 
 
-def check_non_local_args(in_channels, channel_ratio, spatial_stride,
-                         matmul_order):
-    """Raise ValueError for arguments no non-local block can take."""
+def check_non_local_args(in_channels,
+                         channel_ratio=None,
+                         spatial_stride=None,
+                         matmul_order='auto'):
+    """Raise ValueError for arguments no non-local block can take (None:
+    the block has no such argument)."""
     if not isinstance(in_channels, int) or in_channels <= 0:
         raise ValueError(
             f'in_channels must be a positive int, got {in_channels!r}')
-    if not 0 < channel_ratio <= 1:
+    if channel_ratio is not None and not 0 < channel_ratio <= 1:
         raise ValueError(
             f'channel_ratio must be in (0, 1], got {channel_ratio!r}')
-    if not isinstance(spatial_stride, int) or spatial_stride < 1:
+    if spatial_stride is not None and (not isinstance(spatial_stride, int)
+                                       or spatial_stride < 1):
         raise ValueError(
             f'spatial_stride must be an int >= 1, got {spatial_stride!r}')
     if matmul_order not in ('auto', 'affinity', 'gram'):
@@ -158,23 +162,35 @@ class LightNL(BaseModule):
 
     def init_weights(self):
         super().init_weights()
-        # A Pretrained/Kaiming init_cfg must not undo the identity start.
+        # A parent's init_cfg (e.g. a backbone's Constant(1) on every BN) has
+        # run before this: restore the identity start. Only weights that this
+        # block's own Pretrained init_cfg has just loaded are kept.
         if not (isinstance(self.init_cfg, dict)
                 and self.init_cfg.get('type') == 'Pretrained'):
             self._zero_init_norm()
 
-    def depthwise_weight(self):
-        """The depthwise kernel W_d used in Eqn 8 (hook for the search)."""
-        return self.depthwise_conv.weight
+    @classmethod
+    def macs(cls, in_channels, height, width, channel_ratio=0.25,
+             spatial_stride=1, **kwargs):
+        """MACs of one block on a ``height x width`` input, by the paper's
+        rules (:func:`light_nl_macs`); ``kwargs`` (norm, matmul order) do not
+        change them."""
+        return light_nl_macs(in_channels, height, width, channel_ratio,
+                             spatial_stride)
+
+    def aggregate(self, x):
+        """The non-local operation ``y`` of Eqn 9, shape of ``x``."""
+        return non_local_aggregate(x, self.channel_ratio, self.spatial_stride,
+                                   self.matmul_order)
+
+    def output_transform(self, y):
+        """Eqn 8's W_z: depthwise 3x3 conv, then the (zero-init) norm."""
+        return self.norm(self.depthwise_conv(y))
 
     def forward(self, x):
-        y = non_local_aggregate(x, self.channel_ratio, self.spatial_stride,
-                                self.matmul_order)
-        y = nn.functional.conv2d(
-            y, self.depthwise_weight(), padding=1, groups=self.in_channels)
         # The norm's output is a fresh tensor that its backward does not
         # need: adding the residual in place saves one feature-map buffer.
-        return self.norm(y).add_(x)
+        return self.output_transform(self.aggregate(x)).add_(x)
 
     def extra_repr(self):
         return (f'in_channels={self.in_channels}, channel_ratio='

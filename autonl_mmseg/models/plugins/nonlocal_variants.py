@@ -1,9 +1,23 @@
-"""The non-local blocks compared in Table 1 of AutoNL, as one module.
+"""The non-local blocks compared in Table 1 of AutoNL, one class per row.
 
-Every row of the ablation (Table 1) is a ``variant`` of
-:class:`NonLocalVariant`; :func:`nonlocal_variant_macs` gives the MACs of one
-block as the paper counts them, so a FLOPs tool can print them beside a
-measured count.
+Every row wraps a dot-product non-local operation ``y`` (normalised by
+``C(x) = HW``, no softmax, so that the association can be chosen freely and
+all rows are comparable) as ``z = W_z(y) + x``. The last row of the table,
+Eqn 9 + Eqn 8, is :class:`~.light_nl.LightNL` itself.
+
+Each class is registered, has ``in_channels`` first and starts as the
+identity (an MMCV plugin), and has a ``macs`` classmethod: the MACs of one
+block as the paper counts them, which ``complexity.non_local_macs`` looks up
+by the ``type`` of a genotype's ``non_local`` field. So a genotype can place
+any row after any block, and ``get_flops.py --paper-tables`` builds Table 1
+from genotypes.
+
+MACs at 224x224 over the 17 blocks of MobileNetV2 reproduce Table 1 when
+the Wang et al. and Levi et al. rows count four 1x1 convs (theta, phi, g,
+W_z): 6.25G (6.2G), 146M (146M), 119M (119M), 93M (93M), 66M (66M);
+Eqn 9 with r=0.25 and s=2 above 14x14 gives 36M (paper 38M; with s=1
+everywhere it gives 38.0M, so the table's Eqn 9 row likely compacted
+channels only) and LightNL 14.8M (15M).
 """
 import torch
 import torch.nn as nn
@@ -11,26 +25,7 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
-from .light_nl import (LightNL, check_non_local_args, light_nl_macs,
-                       matmul_macs, non_local_aggregate)
-
-#: variant name -> 1x1 convs it applies (excluding W_z) and its association.
-#: 'wang' keeps the explicit HW x HW affinity; the others take the cheaper one.
-VARIANT_TRANSFORMS = {
-    'wang': ('theta', 'phi', 'g'),
-    'levi': ('theta', 'phi', 'g'),
-    'eqn3': ('theta', 'g'),
-    'eqn5': ('g', ),
-    'eqn7': (),
-    'eqn9': (),
-    'lightnl': (),
-}
-VARIANTS = tuple(VARIANT_TRANSFORMS)
-
-
-def _check_variant(variant):
-    if variant not in VARIANT_TRANSFORMS:
-        raise ValueError(f'variant must be one of {VARIANTS}, got {variant!r}')
+from .light_nl import check_non_local_args, matmul_macs, non_local_aggregate
 
 
 def dot_product_macs(query_channels, value_channels, positions,
@@ -83,145 +78,52 @@ def dot_product_nonlocal(query, key, value, order='auto'):
     return y / positions
 
 
-def nonlocal_variant_macs(variant,
-                          channels,
-                          height,
-                          width,
-                          channel_ratio=0.25,
-                          spatial_stride=1):
-    """MACs of one :class:`NonLocalVariant` block, as the paper counts them.
+class DotProductNonLocal(BaseModule):
+    """``z = W_z(y) + x`` around a dot-product non-local operation ``y``;
+    the base of the Table 1 rows with a 1x1 W_z.
 
-    Convolutions and matrix products only; BN, the division by HW and the
-    residual add count nothing. With ``n`` the number of C->C 1x1 convs
-    (the transforms plus W_z), ``HW = height * width``:
-
-    - 'wang': ``4 C^2 HW + 2 HW^2 C`` (theta, phi, g, W_z; explicit
-      HW x HW affinity).
-    - 'levi': ``4 C^2 HW + min(2 HW^2 C, 2 HW C^2)``.
-    - 'eqn3', 'eqn5', 'eqn7': ``n C^2 HW + min(2 HW^2 C, 2 HW C^2)`` with
-      n = 3, 2, 1.
-    - 'eqn9': the cheaper order of Eqn 9 (:func:`matmul_macs`) + ``C^2 HW``.
-    - 'lightnl': :func:`light_nl_macs` (cheaper order + ``9 C HW``).
-
-    ``channel_ratio`` and ``spatial_stride`` only matter for 'eqn9' and
-    'lightnl'.
-
-    Returns:
-        int: MACs of one block for one image.
-    """
-    _check_variant(variant)
-    positions = height * width
-    if variant == 'lightnl':
-        return light_nl_macs(channels, height, width, channel_ratio,
-                             spatial_stride)
-    conv_1x1 = channels * channels * positions
-    if variant == 'eqn9':
-        return min(
-            matmul_macs(channels, height, width, channel_ratio,
-                        spatial_stride)) + conv_1x1
-    affinity, gram = dot_product_macs(channels, channels, positions,
-                                      positions)
-    matmul = affinity if variant == 'wang' else min(affinity, gram)
-    num_convs = len(VARIANT_TRANSFORMS[variant]) + 1  # + W_z
-    return num_convs * conv_1x1 + matmul
-
-
-@MODELS.register_module()
-class NonLocalVariant(BaseModule):
-    """The non-local blocks of the AutoNL ablation (Table 1), one per variant.
-
-    Every variant computes ``z = W_z(y) + x`` with a dot-product non-local
-    operation ``y`` normalised by ``C(x) = HW`` and no softmax (as in the
-    paper, so that the association can be chosen freely and all rows are
-    comparable). Shapes below use the paper's (HW, C) convention.
-
-    - ``'wang'``: Wang et al. NL block. ``y = theta(x) phi(x)^T g(x) / HW``
-      with theta, phi, g 1x1 convs C->C (no channel halving), the HW x HW
-      affinity ``theta phi^T`` computed explicitly first, then W_z.
-    - ``'levi'``: Levi et al.: same transforms and wrapper as 'wang', but the
-      product is associated whichever way is cheaper for the input shape
-      (Eqn 4): ``(theta phi^T) g`` or ``theta (phi^T g)``.
-    - ``'eqn3'``: Eqn 3, ``y = theta(x) theta(x)^T g(x) / HW``; theta and g
-      1x1 convs C->C, cheaper association, W_z a 1x1 conv.
-    - ``'eqn5'``: Eqn 5, one shared transform, ``y = g(x) g(x)^T g(x) / HW``.
-    - ``'eqn7'``: Eqn 7, no transform, ``y = x x^T x / HW``.
-    - ``'eqn9'``: Eqn 9, compact features,
-      ``y = x_c x_sc^T x_s / HW`` (:func:`non_local_aggregate`, first
-      ``int(r C)`` channels, every ``s``-th row/column), W_z still a 1x1 conv.
-    - ``'lightnl'``: Eqn 9 + Eqn 8, W_z replaced by a depthwise 3x3 conv and
-      BN. Delegates to :class:`LightNL` (held as ``self.light_nl``), which is
-      this row of the table.
-
-    All 1x1 convs (theta, phi, g, W_z) have ``bias=False``: a bias in
-    theta/phi/g would add a rank-one term to the affinity, and the paper's
-    MAC count has none. The block starts as the identity: W_z's weight is
-    zero-initialised, or, with ``norm_cfg``, the norm after W_z has its gamma
-    and beta set to zero instead (as Wang et al. do with BN).
-
-    MACs at 224x224 over the 17 blocks of MobileNetV2 (see
-    :func:`nonlocal_variant_macs`) reproduce Table 1 when 'wang' and 'levi'
-    count four 1x1 convs (theta, phi, g, W_z): 6.25G (6.2G), 146M (146M),
-    119M (119M), 93M (93M), 66M (66M); 'eqn9' with r=0.25 and s=2 above
-    14x14 gives 36M (paper 38M; with s=1 everywhere it gives 38.0M, so the
-    table's Eqn 9 row likely compacted channels only) and 'lightnl' 14.8M
-    (15M).
+    A subclass names its C->C 1x1 transforms (``transforms``, built as
+    submodules of those names) and implements :meth:`non_local`. All 1x1
+    convs (the transforms and W_z) have ``bias=False``: a bias in theta/phi/g
+    would add a rank-one term to the affinity, and the paper's MAC count has
+    none. The block starts as the identity: W_z's weight is zero-initialised,
+    or, with ``norm_cfg``, the norm after W_z has its gamma and beta set to
+    zero instead (as Wang et al. do with BN).
 
     Args:
         in_channels (int): Channels C of the input (and output).
-        variant (str): One of 'wang', 'levi', 'eqn3', 'eqn5', 'eqn7',
-            'eqn9', 'lightnl'. Default: 'eqn7'.
-        channel_ratio (float): Channel ratio r of the compact features
-            ('eqn9', 'lightnl' only). Default: 0.25.
-        spatial_stride (int): Spatial stride s of the compact features
-            ('eqn9', 'lightnl' only). Default: 1.
-        norm_cfg (dict, optional): Norm after W_z. None means no norm for
-            the 1x1 W_z variants and ``dict(type='BN')`` for 'lightnl'.
+        norm_cfg (dict, optional): Norm after W_z; None for none.
             Default: None.
-        matmul_order (str): 'auto' uses the variant's own rule (explicit
-            affinity for 'wang', the cheaper association for the others);
+        matmul_order (str): 'auto' uses the row's own rule (the cheaper
+            association, or the explicit affinity for Wang et al.);
             'affinity' / 'gram' force one. Default: 'auto'.
         init_cfg (dict, optional): Initialisation config. Default: None.
     """
 
-    _abbr_ = 'nl_variant'
+    _abbr_ = 'nonlocal_block'  # as mmcv's NonLocal2d
+    #: names of the C->C 1x1 convs applied before the product (not W_z)
+    transforms = ()
+    #: the association that ``matmul_order='auto'`` means for this row
+    auto_order = 'auto'
 
     def __init__(self,
                  in_channels,
-                 variant='eqn7',
-                 channel_ratio=0.25,
-                 spatial_stride=1,
                  norm_cfg=None,
                  matmul_order='auto',
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        _check_variant(variant)
-        check_non_local_args(in_channels, channel_ratio, spatial_stride,
-                             matmul_order)
+        check_non_local_args(in_channels, matmul_order=matmul_order)
         self.in_channels = in_channels
-        self.variant = variant
-        self.channel_ratio = channel_ratio
-        self.spatial_stride = spatial_stride
-        if matmul_order == 'auto' and variant == 'wang':
-            matmul_order = 'affinity'
-        self.matmul_order = matmul_order
-
-        # 'lightnl' keeps its W_z (depthwise conv + norm) inside LightNL.
-        self.with_norm = norm_cfg is not None and variant != 'lightnl'
-        if variant == 'lightnl':
-            self.light_nl = LightNL(
-                in_channels,
-                channel_ratio=channel_ratio,
-                spatial_stride=spatial_stride,
-                norm_cfg=norm_cfg or dict(type='BN'),
-                matmul_order=matmul_order)
-        else:
-            for name in VARIANT_TRANSFORMS[variant]:
-                self.add_module(name, self._conv1x1())
-            self.w_z = self._conv1x1()
-            if self.with_norm:
-                self.norm_name, norm = build_norm_layer(norm_cfg, in_channels)
-                self.add_module(self.norm_name, norm)
-            self._zero_init_last()
+        self.matmul_order = (self.auto_order
+                             if matmul_order == 'auto' else matmul_order)
+        for name in self.transforms:
+            self.add_module(name, self._conv1x1())
+        self.w_z = self._conv1x1()
+        self.with_norm = norm_cfg is not None
+        if self.with_norm:
+            self.norm_name, norm = build_norm_layer(norm_cfg, in_channels)
+            self.add_module(self.norm_name, norm)
+        self._zero_init_last()
 
     def _conv1x1(self):
         return nn.Conv2d(
@@ -232,8 +134,6 @@ class NonLocalVariant(BaseModule):
         return getattr(self, self.norm_name) if self.with_norm else None
 
     def _zero_init_last(self):
-        if self.variant == 'lightnl':
-            return  # LightNL zero-inits its own BN
         if self.with_norm:
             nn.init.zeros_(self.norm.weight)
             nn.init.zeros_(self.norm.bias)
@@ -242,42 +142,140 @@ class NonLocalVariant(BaseModule):
 
     def init_weights(self):
         super().init_weights()
-        # A Kaiming/Normal init_cfg must not undo the identity start.
+        # A parent's init_cfg (Kaiming on convs, Constant on BN) has run
+        # before this: restore the identity start unless this block's own
+        # Pretrained init_cfg has just loaded weights.
         if not (isinstance(self.init_cfg, dict)
                 and self.init_cfg.get('type') == 'Pretrained'):
             self._zero_init_last()
 
-    def non_local(self, x):
-        """The non-local operation ``y`` of the variant, shape of ``x``."""
-        n, c, h, w = x.shape
-        if self.variant == 'eqn9':
-            return non_local_aggregate(x, self.channel_ratio,
-                                       self.spatial_stride, self.matmul_order)
-        if self.variant in ('wang', 'levi'):
-            query = self.theta(x).flatten(2)  # (N, C, HW)
-            key = self.phi(x).flatten(2)
-            value = self.g(x).flatten(2)
-        elif self.variant == 'eqn3':
-            query = key = self.theta(x).flatten(2)
-            value = self.g(x).flatten(2)
-        elif self.variant == 'eqn5':
-            query = key = value = self.g(x).flatten(2)
-        else:  # eqn7
-            query = key = value = x.flatten(2)
-        y = dot_product_nonlocal(query, key, value, self.matmul_order)
+    @classmethod
+    def macs(cls, in_channels, height, width, **kwargs):
+        """MACs of one block by the paper's rules: ``n C^2 HW`` for the
+        ``n`` 1x1 convs (transforms + W_z) and the product in the row's
+        association (Eqn 4); BN, the division and the add count nothing."""
+        positions = height * width
+        affinity, gram = dot_product_macs(in_channels, in_channels,
+                                          positions, positions)
+        matmul = affinity if cls.auto_order == 'affinity' else min(
+            affinity, gram)
+        num_convs = len(cls.transforms) + 1  # + W_z
+        return num_convs * in_channels * in_channels * positions + matmul
+
+    def dot_product(self, query, key, value):
+        """``q k^T v / HW`` of (N, C, H, W) maps, shape of ``query``."""
+        n, c, h, w = query.shape
+        y = dot_product_nonlocal(
+            query.flatten(2), key.flatten(2), value.flatten(2),
+            self.matmul_order)
         return y.view(n, c, h, w)
 
+    def non_local(self, x):
+        """The non-local operation ``y`` of the row, shape of ``x``."""
+        raise NotImplementedError
+
     def forward(self, x):
-        if self.variant == 'lightnl':
-            return self.light_nl(x)
         z = self.w_z(self.non_local(x))
         if self.with_norm:
             z = self.norm(z)
         return z + x
 
     def extra_repr(self):
-        s = f'in_channels={self.in_channels}, variant={self.variant!r}'
-        if self.variant in ('eqn9', 'lightnl'):
-            s += (f', channel_ratio={self.channel_ratio}, '
-                  f'spatial_stride={self.spatial_stride}')
-        return s
+        return f'in_channels={self.in_channels}'
+
+
+@MODELS.register_module()
+class LeviNonLocal(DotProductNonLocal):
+    """Levi et al.: ``y = theta(x) phi(x)^T g(x) / HW`` with theta, phi, g
+    1x1 convs C->C, associated whichever way is cheaper (Eqn 4)."""
+
+    transforms = ('theta', 'phi', 'g')
+
+    def non_local(self, x):
+        return self.dot_product(self.theta(x), self.phi(x), self.g(x))
+
+
+@MODELS.register_module()
+class WangNonLocal(LeviNonLocal):
+    """Wang et al. NL block: the transforms of :class:`LeviNonLocal` (no
+    channel halving), with the HW x HW affinity ``theta phi^T`` computed
+    explicitly first."""
+
+    auto_order = 'affinity'
+
+
+@MODELS.register_module()
+class Eqn3NonLocal(DotProductNonLocal):
+    """Eqn 3: ``y = theta(x) theta(x)^T g(x) / HW``, theta and g 1x1 convs
+    C->C, the cheaper association."""
+
+    transforms = ('theta', 'g')
+
+    def non_local(self, x):
+        query = self.theta(x)
+        return self.dot_product(query, query, self.g(x))
+
+
+@MODELS.register_module()
+class Eqn5NonLocal(DotProductNonLocal):
+    """Eqn 5: one shared transform, ``y = g(x) g(x)^T g(x) / HW``."""
+
+    transforms = ('g', )
+
+    def non_local(self, x):
+        value = self.g(x)
+        return self.dot_product(value, value, value)
+
+
+@MODELS.register_module()
+class Eqn7NonLocal(DotProductNonLocal):
+    """Eqn 7: no transform, ``y = x x^T x / HW``."""
+
+    def non_local(self, x):
+        return self.dot_product(x, x, x)
+
+
+@MODELS.register_module()
+class Eqn9NonLocal(DotProductNonLocal):
+    """Eqn 9: compact features, ``y = x_c x_sc^T x_s / HW``
+    (:func:`non_local_aggregate`: the first ``int(r C)`` channels, every
+    ``s``-th row/column), W_z still a 1x1 conv.
+
+    Args:
+        in_channels (int): Channels C of the input (and output).
+        channel_ratio (float): Channel ratio r. Default: 0.25.
+        spatial_stride (int): Spatial stride s. Default: 1.
+        norm_cfg, matmul_order, init_cfg: As in
+            :class:`DotProductNonLocal`.
+    """
+
+    def __init__(self,
+                 in_channels,
+                 channel_ratio=0.25,
+                 spatial_stride=1,
+                 norm_cfg=None,
+                 matmul_order='auto',
+                 init_cfg=None):
+        super().__init__(in_channels, norm_cfg=norm_cfg,
+                         matmul_order=matmul_order, init_cfg=init_cfg)
+        check_non_local_args(in_channels, channel_ratio, spatial_stride,
+                             matmul_order)
+        self.channel_ratio = channel_ratio
+        self.spatial_stride = spatial_stride
+
+    @classmethod
+    def macs(cls, in_channels, height, width, channel_ratio=0.25,
+             spatial_stride=1, **kwargs):
+        """The cheaper order of Eqn 9 (:func:`matmul_macs`) + W_z's
+        ``C^2 HW``."""
+        return min(
+            matmul_macs(in_channels, height, width, channel_ratio,
+                        spatial_stride)) + in_channels**2 * height * width
+
+    def non_local(self, x):
+        return non_local_aggregate(x, self.channel_ratio, self.spatial_stride,
+                                   self.matmul_order)
+
+    def extra_repr(self):
+        return (f'in_channels={self.in_channels}, channel_ratio='
+                f'{self.channel_ratio}, spatial_stride={self.spatial_stride}')

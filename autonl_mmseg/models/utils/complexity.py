@@ -1,15 +1,20 @@
 """Analytic complexity of genotype networks, by the paper's counting rules.
 
 Convs and FCs count their multiply-accumulates (no bias); SE counts its
-global pool (one per input element) and its two FCs; LightNL counts the
-cheaper matmul order plus its depthwise conv; BN, activations and residual
-adds count nothing. These are the rules behind the paper's MACs (facts file)
-and what ``mmengine.analysis`` counts for the same modules once BN is left
-out. The search's cost model and ``get_flops.py`` both use these functions.
+global pool (one per input element) and its two FCs; a non-local block
+counts what its class's ``macs`` rule says (LightNL: the cheaper matmul
+order plus its depthwise conv); BN, activations and residual adds count
+nothing. This is the convention behind the MACs of the paper's Tables 1
+and 3, and what ``mmengine.analysis`` counts for the same modules once BN
+is left out (the tests check both). The search's cost model and
+``get_flops.py`` use these functions.
 """
 import math
 
-from ..plugins.light_nl import light_nl_macs
+import torch
+from mmengine.registry import MODELS
+
+from .widths import hidden_channels, se_channels
 
 
 def conv_macs(in_channels, out_channels, kernel_size, out_h, out_w,
@@ -23,28 +28,41 @@ def se_macs(channels, squeeze_channels, h, w):
     return channels * h * w + 2 * channels * squeeze_channels
 
 
-def mbconv_macs(in_channels, out_channels, expand_ratio, kernel_size, stride,
-                se_ratio, light_nl, h, w):
-    """MACs of one MBConv block on an ``h x w`` input.
+def non_local_macs(non_local, channels, h, w):
+    """MACs of a genotype's ``non_local`` block on a ``channels x h x w``
+    map: the ``macs`` rule of the registered class named by its ``type``.
+
+    Args:
+        non_local (dict, optional): ``dict(type=..., **args)``; None: 0.
+    """
+    if non_local is None:
+        return 0
+    args = {k: v for k, v in non_local.items() if k != 'type'}
+    return MODELS.get(non_local['type']).macs(channels, h, w, **args)
+
+
+def mbconv_macs(in_channels, block, h, w):
+    """MACs of one MBConv block (a genotype ``blocks`` entry) on an
+    ``h x w`` input.
 
     Returns:
         tuple[dict, int, int]: parts (``expand``, ``depthwise``, ``se``,
-        ``project``, ``light_nl``, ``total``), and the output height/width.
+        ``project``, ``non_local``, ``total``), and the output height/width.
     """
-    hidden = int(round(in_channels * expand_ratio))
+    expand_ratio, stride = block['expand_ratio'], block['stride']
+    hidden = hidden_channels(in_channels, expand_ratio)
+    out_channels = block['out_channels']
     out_h, out_w = math.ceil(h / stride), math.ceil(w / stride)
     parts = dict(
         expand=conv_macs(in_channels, hidden, 1, h, w)
         if expand_ratio != 1 else 0,
-        depthwise=conv_macs(hidden, hidden, kernel_size, out_h, out_w,
-                            groups=hidden),
-        se=se_macs(hidden, max(1, int(in_channels * se_ratio)), out_h, out_w)
-        if se_ratio > 0 else 0,
+        depthwise=conv_macs(hidden, hidden, block['kernel_size'], out_h,
+                            out_w, groups=hidden),
+        se=se_macs(hidden, se_channels(in_channels, block['se_ratio']),
+                   out_h, out_w) if block['se_ratio'] > 0 else 0,
         project=conv_macs(hidden, out_channels, 1, out_h, out_w),
-        light_nl=light_nl_macs(out_channels, out_h, out_w,
-                               light_nl['channel_ratio'],
-                               light_nl['spatial_stride'])
-        if light_nl else 0)
+        non_local=non_local_macs(block['non_local'], out_channels, out_h,
+                                 out_w))
     parts['total'] = sum(parts.values())
     return parts, out_h, out_w
 
@@ -53,7 +71,8 @@ def genotype_macs(genotype, input_size=(224, 224), num_classes=1000):
     """MACs of a (validated) genotype's classifier, by the paper's rules.
 
     Args:
-        genotype (dict): a genotype as returned by ``load_genotype``.
+        genotype (dict): a genotype as returned by ``load_genotype`` (and,
+            for a width multiplier, ``widen_genotype``).
         input_size (tuple[int, int]): input H, W.
         num_classes (int): FC outputs; 0 leaves out pool and FC (backbone
             only, output stride 32).
@@ -66,10 +85,7 @@ def genotype_macs(genotype, input_size=(224, 224), num_classes=1000):
     in_channels = genotype['stem_channels']
     result = dict(stem=conv_macs(3, in_channels, 3, h, w), blocks=[])
     for block in genotype['blocks']:
-        parts, h, w = mbconv_macs(in_channels, block['out_channels'],
-                                  block['expand_ratio'],
-                                  block['kernel_size'], block['stride'],
-                                  block['se_ratio'], block['light_nl'], h, w)
+        parts, h, w = mbconv_macs(in_channels, block, h, w)
         result['blocks'].append(parts)
         in_channels = block['out_channels']
     head = genotype['head_channels']
@@ -81,29 +97,17 @@ def genotype_macs(genotype, input_size=(224, 224), num_classes=1000):
     return result
 
 
-def genotype_params(genotype, num_classes=1000, with_bn=True):
-    """Parameter count of a genotype's classifier (a hand count that the
-    tests compare with the built module)."""
-    def bn(c):
-        return 2 * c if with_bn else 0
+def genotype_params(genotype, num_classes=1000, widen_factor=1.0):
+    """Parameter count of a genotype's classifier (backbone + FC), counted
+    on the built ``AutoNLNet``.
 
-    in_channels = genotype['stem_channels']
-    total = 3 * in_channels * 9 + bn(in_channels)
-    for block in genotype['blocks']:
-        hidden = int(round(in_channels * block['expand_ratio']))
-        out = block['out_channels']
-        if block['expand_ratio'] != 1:
-            total += in_channels * hidden + bn(hidden)
-        total += hidden * block['kernel_size']**2 + bn(hidden)
-        if block['se_ratio'] > 0:
-            sq = max(1, int(in_channels * block['se_ratio']))
-            total += hidden * sq + sq + sq * hidden + hidden
-        total += hidden * out + bn(out)
-        if block['light_nl']:
-            total += out * 9 + bn(out)
-        in_channels = out
-    head = genotype['head_channels']
-    total += in_channels * head + bn(head)
+    The backbone is built on the meta device: no memory, no random numbers
+    drawn (the search's hooks call this during training).
+    """
+    from ..backbones.autonl_net import AutoNLNet  # (backbones import utils)
+    with torch.device('meta'):
+        backbone = AutoNLNet(genotype, widen_factor=widen_factor)
+    total = sum(p.numel() for p in backbone.parameters())
     if num_classes:
-        total += head * num_classes + num_classes
+        total += (backbone.genotype['head_channels'] + 1) * num_classes
     return total

@@ -4,36 +4,55 @@ This module is the ONLY place where the format is read, validated and
 written. The backbone (``AutoNLNet``), the search's decoder and the FLOPs
 tools all go through :func:`load_genotype` / :func:`dump_genotype`.
 
-Format (version 1)::
+Format (version 2)::
 
     {
       "format": "autonl-genotype",
-      "version": 1,
+      "version": 2,
       "name": "autonl-s",                  # optional
       "stem_channels": 32,
       "head_channels": 1280,
       "act": "Swish",                      # any MMCV activation type
       "blocks": [                          # one entry per MBConv block
         {"expand_ratio": 1, "out_channels": 16, "stride": 1, "kernel_size": 3,
-         "se_ratio": 0, "light_nl": null},
+         "se_ratio": 0, "non_local": null},
         {"expand_ratio": 3, "out_channels": 24, "stride": 2, "kernel_size": 3,
-         "se_ratio": 0, "light_nl": {"channel_ratio": 0.25, "spatial_stride": 1}},
+         "se_ratio": 0, "non_local": {"type": "LightNL", "channel_ratio": 0.25,
+                                      "spatial_stride": 1}},
         ...
       ],
-      "meta": {...}                        # optional, free-form (MACs, search cfg)
+      "meta": {...}                        # optional, free-form
     }
 
 ``se_ratio`` 0 means no SE; otherwise the squeeze width is
-``max(1, int(block_in_channels * se_ratio))``. ``light_nl`` is ``null`` (no
-LightNL block) or the LightNL settings placed after the block's projection.
+``max(1, int(block_in_channels * se_ratio))``. ``non_local`` is ``null`` (no
+non-local block) or the config of a registered non-local block placed after
+the block's projection (``LightNL`` or a Table 1 row such as
+``Eqn9NonLocal``): ``type`` plus that class's arguments; ``in_channels`` and
+``norm_cfg`` come from the block.
+
+Version 1 files (``"light_nl": {"channel_ratio": r, "spatial_stride": s}``
+or ``null`` in every block) are read and upgraded to version 2 on load
+(``light_nl`` -> ``non_local`` of type ``LightNL``); a genotype without a
+``version`` is version 1 if its blocks have ``light_nl``. The writer always
+writes version 2.
+
+Shipped genotypes (``mobilenet-v2``, ``mobilenet-v2-lightnl``, ``autonl-s``,
+``autonl-l``) are package data in ``autonl_mmseg/models/genotypes/`` and
+are referred to by name from any directory.
 """
 import copy
+import inspect
 import json
 import os
 import os.path as osp
+import warnings
+
+from mmengine.registry import MODELS
 
 FORMAT_NAME = 'autonl-genotype'
-SUPPORTED_VERSIONS = (1, )
+FORMAT_VERSION = 2  # the version the writer writes
+SUPPORTED_VERSIONS = (1, 2)
 GLOBAL_FIELDS = {
     'stem_channels': int,
     'head_channels': int,
@@ -46,12 +65,15 @@ BLOCK_FIELDS = {
     'stride': int,
     'kernel_size': int,
     'se_ratio': (int, float),
-    'light_nl': (dict, type(None)),
+    'non_local': (dict, type(None)),
 }
+# version 1 had a LightNL-only field in place of ``non_local``
+V1_BLOCK_FIELDS = dict(BLOCK_FIELDS)
+V1_BLOCK_FIELDS['light_nl'] = V1_BLOCK_FIELDS.pop('non_local')
 LIGHT_NL_FIELDS = {'channel_ratio': (int, float), 'spatial_stride': int}
-REPO_ROOT = osp.dirname(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-SHIPPED_DIR = osp.join(REPO_ROOT, 'configs', 'autonl', 'genotypes')
+# the package data directory of the shipped genotypes
+SHIPPED_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'genotypes')
 
 
 class GenotypeError(ValueError):
@@ -92,6 +114,38 @@ class _Checker:
                       f'{type(value).__name__} {value!r}')
 
 
+def non_local_types():
+    """Names of the registered non-local blocks a genotype can place: the
+    classes with a ``macs`` rule (which ``complexity.py`` looks up)."""
+    return sorted(name for name, cls in MODELS.module_dict.items()
+                  if callable(getattr(cls, 'macs', None)))
+
+
+def _check_non_local(chk, where, cfg):
+    if 'type' not in cfg:
+        chk.fail(where, 'type', 'missing field (the non-local block type, '
+                 f'one of {", ".join(non_local_types())})')
+    chk.check_type(where, 'type', cfg['type'], str)
+    if cfg['type'] not in non_local_types():
+        chk.fail(where, 'type', f'unknown non-local block {cfg["type"]!r} '
+                 f'(registered: {", ".join(non_local_types())})')
+    params = inspect.signature(MODELS.get(cfg['type'])).parameters
+    # in_channels comes from the block; init_cfg is not architecture
+    allowed = [p for p in params if p not in ('self', 'in_channels',
+                                              'init_cfg')]
+    chk.check_keys(where, {k: v for k, v in cfg.items() if k != 'type'},
+                   [], allowed)
+    for field, types in LIGHT_NL_FIELDS.items():
+        if field in cfg:
+            chk.check_type(where, field, cfg[field], types)
+    if 'channel_ratio' in cfg and not 0 < cfg['channel_ratio'] <= 1:
+        chk.fail(where, 'channel_ratio',
+                 f'must be in (0, 1], got {cfg["channel_ratio"]}')
+    if 'spatial_stride' in cfg and cfg['spatial_stride'] < 1:
+        chk.fail(where, 'spatial_stride',
+                 f'must be >= 1, got {cfg["spatial_stride"]}')
+
+
 def validate_genotype(data, source='<dict>'):
     """Check a genotype dict and return a normalised deep copy.
 
@@ -110,10 +164,16 @@ def validate_genotype(data, source='<dict>'):
     if data.get('format', FORMAT_NAME) != FORMAT_NAME:
         chk.fail(where, 'format', f'expected {FORMAT_NAME!r}, got '
                  f'{data["format"]!r}')
-    version = data.setdefault('version', 1)
+    version = data.get('version')
+    if version is None:
+        blocks = data.get('blocks')
+        has_light_nl = isinstance(blocks, list) and any(
+            isinstance(b, dict) and 'light_nl' in b for b in blocks)
+        version = 1 if has_light_nl else FORMAT_VERSION
     if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
         chk.fail(where, 'version', f'unsupported version {version!r} '
                  f'(supported: {SUPPORTED_VERSIONS})')
+    data['version'] = FORMAT_VERSION  # a v1 genotype is upgraded below
     data['format'] = FORMAT_NAME
     for field, types in GLOBAL_FIELDS.items():
         chk.check_type(where, field, data[field], types)
@@ -130,8 +190,9 @@ def validate_genotype(data, source='<dict>'):
         if not isinstance(block, dict):
             raise GenotypeError(f'{source}: {where}: expected an object, got '
                                 f'{type(block).__name__}')
-        chk.check_keys(where, block, BLOCK_FIELDS)
-        for field, types in BLOCK_FIELDS.items():
+        fields = V1_BLOCK_FIELDS if version == 1 else BLOCK_FIELDS
+        chk.check_keys(where, block, fields)
+        for field, types in fields.items():
             chk.check_type(where, field, block[field], types)
         if block['expand_ratio'] < 1:
             chk.fail(where, 'expand_ratio',
@@ -147,39 +208,47 @@ def validate_genotype(data, source='<dict>'):
         if not 0 <= block['se_ratio'] <= 1:
             chk.fail(where, 'se_ratio', 'must be in (0, 1] (or 0 for no SE), '
                      f'got {block["se_ratio"]}')
-        light_nl = block['light_nl']
-        if light_nl is not None:
-            where_nl = f'block {i}: light_nl'
-            chk.check_keys(where_nl, light_nl, LIGHT_NL_FIELDS)
-            for field, types in LIGHT_NL_FIELDS.items():
-                chk.check_type(where_nl, field, light_nl[field], types)
-            if not 0 < light_nl['channel_ratio'] <= 1:
-                chk.fail(where_nl, 'channel_ratio', 'must be in (0, 1], got '
-                         f'{light_nl["channel_ratio"]}')
-            if light_nl['spatial_stride'] < 1:
-                chk.fail(where_nl, 'spatial_stride',
-                         f'must be >= 1, got {light_nl["spatial_stride"]}')
+        if version == 1:
+            light_nl = block.pop('light_nl')
+            if light_nl is not None:
+                chk.check_keys(f'block {i}: light_nl', light_nl,
+                               LIGHT_NL_FIELDS)
+                light_nl = dict(type='LightNL', **light_nl)
+            block['non_local'] = light_nl
+        if block['non_local'] is not None:
+            where_nl = f'block {i}: ' + ('light_nl'
+                                         if version == 1 else 'non_local')
+            _check_non_local(chk, where_nl, block['non_local'])
     return data
+
+
+def shipped_genotypes():
+    """Names of the shipped genotypes (package data)."""
+    return sorted(f[:-len('.json')] for f in os.listdir(SHIPPED_DIR)
+                  if f.endswith('.json'))
 
 
 def resolve_genotype_path(name_or_path):
     """A path as given, or the name of a shipped genotype ('autonl-s')."""
     if osp.isfile(name_or_path):
         return name_or_path
-    # configs name shipped files relative to the repository root
-    repo_relative = osp.join(REPO_ROOT, name_or_path)
-    if not osp.isabs(name_or_path) and osp.isfile(repo_relative):
-        return repo_relative
-    shipped = osp.join(SHIPPED_DIR, name_or_path)
-    for candidate in (shipped, shipped + '.json'):
-        if osp.isfile(candidate):
-            return candidate
+    name = osp.basename(name_or_path)
+    name = name[:-len('.json')] if name.endswith('.json') else name
+    if name in shipped_genotypes():
+        shipped = osp.join(SHIPPED_DIR, f'{name}.json')
+        if name_or_path in (name, f'{name}.json'):
+            return shipped
+        parent = osp.basename(osp.dirname(osp.normpath(name_or_path)))
+        if parent == 'genotypes':
+            # configs written when the files lived in configs/autonl/genotypes
+            warnings.warn(
+                f'genotype {name_or_path!r} does not exist; using the '
+                f'shipped {name!r} (refer to shipped genotypes by name)',
+                DeprecationWarning)
+            return shipped
     raise FileNotFoundError(
         f'genotype file not found: {name_or_path!r} (neither a path nor one '
-        f'of the shipped genotypes in {SHIPPED_DIR}: '
-        f'{sorted(f[:-5] for f in os.listdir(SHIPPED_DIR))})'
-        if osp.isdir(SHIPPED_DIR) else
-        f'genotype file not found: {name_or_path!r}')
+        f'of the shipped genotypes: {", ".join(shipped_genotypes())})')
 
 
 def load_genotype(genotype):
@@ -204,6 +273,16 @@ def load_genotype(genotype):
         except json.JSONDecodeError as e:
             raise GenotypeError(f'{path}: not valid JSON: {e}') from None
     return validate_genotype(data, path)
+
+
+def to_plain(obj):
+    """Config values as JSON-ready builtins (dicts, lists, numbers), e.g. a
+    search config for a genotype's ``meta``."""
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    return obj
 
 
 def dump_genotype(genotype, path=None):

@@ -5,7 +5,7 @@ model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='AutoNLNet',
-        genotype='configs/autonl/genotypes/autonl-s.json',
+        genotype='autonl-s',
         # BN momentum 0.01 (PyTorch convention) = the paper's 0.99
         norm_cfg=dict(type='BN', eps=1e-3, momentum=0.01)),
     neck=dict(type='GlobalAveragePooling'),

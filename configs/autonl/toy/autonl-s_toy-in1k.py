@@ -8,7 +8,7 @@ _base_ = [
     '../../_base_/schedules/toy_cls.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-genotype = 'configs/autonl/genotypes/autonl-s.json'
+genotype = 'autonl-s'
 model = dict(
     backbone=dict(genotype=genotype),
     head=dict(num_classes={{_base_.num_classes}}, topk=(1, )))

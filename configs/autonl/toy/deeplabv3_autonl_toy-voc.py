@@ -9,7 +9,7 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
     '../../_base_/schedules/toy_seg.py',
 ]
-genotype = 'configs/autonl/genotypes/autonl-s.json'
+genotype = 'autonl-s'
 norm_cfg = dict(type='BN', requires_grad=True)
 crop_size = (128, 128)
 data_preprocessor = dict(size=crop_size)
