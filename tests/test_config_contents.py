@@ -33,7 +33,7 @@ TABLE3_MACS = {
 def named_genotype(config):
     """The shipped genotype a config's file name names, or None (search)."""
     name = Path(config).stem
-    if 'search' in name or 'genotypes' in config:
+    if 'search' in name or not config.startswith('configs/autonl/'):
         return None
     for key in ('mobilenet-v2-lightnl', 'mobilenet-v2', 'autonl-l',
                 'autonl-s'):
