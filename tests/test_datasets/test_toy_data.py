@@ -41,7 +41,7 @@ def _load_script(name):
 
 make_toy_voc = _load_script('make_toy_voc')
 make_toy_imagenet = _load_script('make_toy_imagenet')
-toy_scenes = make_toy_voc.load_toy_scenes()
+toy_scenes = make_toy_voc.ts
 
 
 def _voc_argv(out, seed=0, *extra):

@@ -18,7 +18,7 @@ arguments does nothing; ``--force`` regenerates.
 """
 import argparse
 
-from toy_loader import load_toy_scenes
+import toy_scenes as ts
 
 
 def parse_args(argv=None):
@@ -40,7 +40,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    ts = load_toy_scenes()
     s = ts.generate_toy_imagenet(
         out=args.out, seed=args.seed,
         num_train_per_class=args.num_train_per_class,

@@ -15,7 +15,7 @@ A second run with the same arguments finds the manifest and does nothing;
 """
 import argparse
 
-from toy_loader import load_toy_scenes
+import toy_scenes as ts
 
 
 def parse_args(argv=None):
@@ -42,7 +42,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    ts = load_toy_scenes()
     s = ts.generate_toy_voc(
         out=args.out, seed=args.seed, num_train=args.num_train,
         num_val=args.num_val, num_aug_extra=args.num_aug_extra,

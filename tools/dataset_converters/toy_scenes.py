@@ -55,7 +55,7 @@ __all__ = [
 
 #: Bumped whenever the pixels produced for a given seed change; it is part of
 #: the manifest, so an older dataset on disk is regenerated automatically.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle',
                'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog',
@@ -244,15 +244,18 @@ def _texture(kind: str, rng, xs, ys, cx, cy, scale=1.0) -> np.ndarray:
     raise ValueError(f'unknown texture {kind!r}')
 
 
-def _background(rng, h: int, w: int) -> np.ndarray:
-    """Cluttered float32 RGB background in [0, 255]."""
+def _background(rng, h: int, w: int, clutter: bool = True) -> np.ndarray:
+    """Float32 RGB background in [0, 255]: a smooth two-colour field, and
+    with ``clutter`` colour noise, flat patches and strokes on top."""
     ca, cb = _random_colour_pair(rng)
-    gh, gw = rng.integers(2, 6, 2)
+    gh, gw = rng.integers(2, 6 if clutter else 4, 2)
     field = cv2.resize(
         rng.uniform(0, 1, (gh, gw)).astype(np.float32), (w, h),
         interpolation=cv2.INTER_CUBIC)
     field = np.clip(field, 0, 1)[..., None]
     img = ca * (1 - field) + cb * field
+    if not clutter:
+        return img
     # mid-frequency colour noise
     small = rng.normal(0, 1, (max(h // 6, 2), max(w // 6, 2), 3))
     img += cv2.resize(small.astype(np.float32), (w, h),
@@ -366,24 +369,21 @@ def render_object_crop(rng: np.random.Generator,
                        ) -> np.ndarray:
     """Render a square classification image of one object of ``class_id``.
 
-    The object is roughly centred and drawn last (unoccluded) over the same
-    kind of cluttered background, with up to two small distractors behind it.
-    Textures are scaled with ``size / 64``.
+    The object is large (radius 0.32-0.42 of the side), roughly centred and
+    drawn over a smooth two-colour background without clutter or
+    distractors: the ImageNet-like pretraining set teaches what the classes
+    look like (shape x texture under random colours), and the segmentation
+    scenes add clutter, distractors and occlusion. Textures are scaled with
+    ``size / 64``. ``class_ids`` is accepted for symmetry with
+    :func:`render_scene`.
     """
-    class_ids = parse_class_ids(class_ids)
-    distractors = _distractor_pairs(class_ids)
-    scale = size / 64.
-    img = _background(rng, size, size)
+    parse_class_ids(class_ids)
+    img = _background(rng, size, size, clutter=False)
     label = np.zeros((size, size), np.uint8)
-    for _ in range(int(rng.choice([0, 1, 2], p=[.4, .4, .2]))):
-        shape, texture = distractors[int(rng.integers(len(distractors)))]
-        _draw_object(img, label, rng, shape, texture,
-                     rng.uniform(0, size), rng.uniform(0, size),
-                     rng.uniform(0.1, 0.2) * size, 0, scale)
     shape, texture = CLASS_APPEARANCE[int(class_id)]
-    cx, cy = size / 2 + rng.uniform(-0.12, 0.12, 2) * size
+    cx, cy = size / 2 + rng.uniform(-0.1, 0.1, 2) * size
     _draw_object(img, label, rng, shape, texture, cx, cy,
-                 rng.uniform(0.28, 0.4) * size, int(class_id), scale)
+                 rng.uniform(0.32, 0.42) * size, int(class_id), size / 64.)
     return _finish(img, rng)
 
 
