@@ -3,8 +3,8 @@
 Usage::
 
     python tools/dataset_converters/make_toy_imagenet.py
-        [--out data/toy_imagenet] [--seed 0] [--num-train-per-class 40]
-        [--num-val-per-class 10] [--size 64] [--classes 1,3,7,8,12,15]
+        [--out data/toy_imagenet] [--seed 0] [--num-train-per-class 500]
+        [--num-val-per-class 100] [--size 64] [--classes 1,3,7,8,12,15]
         [--force]
 
 Writes ``<out>/{train,val}/<class_name>/*.JPEG``,
@@ -26,8 +26,8 @@ def parse_args(argv=None):
         description='Generate the toy ImageNet-format classification dataset')
     parser.add_argument('--out', default='data/toy_imagenet')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--num-train-per-class', type=int, default=40)
-    parser.add_argument('--num-val-per-class', type=int, default=10)
+    parser.add_argument('--num-train-per-class', type=int, default=500)
+    parser.add_argument('--num-val-per-class', type=int, default=100)
     parser.add_argument('--size', type=int, default=64,
                         help='side of the square images in px')
     parser.add_argument(

@@ -1,21 +1,26 @@
 """Deterministic synthetic scenes for smoke-scale AutoNL experiments.
 
-The generator draws textured objects on cluttered, noisy backgrounds. Every
-object class is the *conjunction* of a shape and a texture:
+The generator draws textured objects on cluttered, noisy backgrounds. A class
+is defined by its shape and its texture, never by its colour:
 
-* the 20 Pascal VOC foreground ids are laid out on a 5 x 4 grid of
-  (shape, texture) pairs (:data:`CLASS_APPEARANCE`);
-* the default subset ``(1, 3, 7, 8, 12, 15)`` uses 3 shapes x 3 textures, each
-  shape and each texture appearing in two classes, so that neither cue alone
-  names the class;
-* every (shape, texture) pair that is *not* one of the selected classes, plus
-  class shapes filled with a plain / noisy fill and class textures on
-  irregular blobs, is drawn as a *distractor* labelled background (0).
+* the 20 Pascal VOC foreground ids map to distinct (shape, texture) pairs
+  (:data:`CLASS_APPEARANCE`); the default subset ``(1, 3, 7, 8, 12, 15)``
+  gives each class a shape and a texture of its own, so both cues name it;
+* background objects (*distractors*, labelled 0) wear a texture that no
+  selected class wears (plain or noisy fills by default), on any shape,
+  including the classes' shapes;
+* colours are random per object (two colours per texture, at least
+  ``_TEXTURE_MIN_LUMA`` apart in luma, and a mean luma at least
+  ``_OUTLINE_MIN_LUMA`` away from the background behind the object, so that
+  texture and outline are visible), so colour carries no class information:
+  ``tools/analysis_tools/shortcut_baselines.py`` measures that a linear model
+  on colour histograms or raw pixels stays near chance.
 
-Colours are random per object (two colours per texture), so colour carries no
-class information. Sizes, positions, aspect ratios and rotations are random;
-objects may overlap (later ones occlude earlier ones) and may be cut by the
-image border.
+Sizes, positions, aspect ratios and rotations are random; objects may overlap
+(later ones occlude earlier ones) and may be cut by the image border. The
+classification images show one large, centred object on a smooth background;
+the segmentation scenes add clutter (flat patches, strokes, colour noise),
+distractors and occlusion.
 
 Two dataset layouts are written from these scenes:
 
@@ -55,7 +60,7 @@ __all__ = [
 
 #: Bumped whenever the pixels produced for a given seed change; it is part of
 #: the manifest, so an older dataset on disk is regenerated automatically.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 2  # v2: learnable design (docs/results.md)
 
 VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle',
                'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog',
@@ -65,40 +70,45 @@ VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle',
 #: aeroplane, bird, car, cat, dog, person.
 DEFAULT_CLASS_IDS = (1, 3, 7, 8, 12, 15)
 
-SHAPES = ('triangle', 'rectangle', 'ellipse', 'star', 'cross')
-TEXTURES = ('stripes', 'dots', 'checker', 'rings')
+SHAPES = ('triangle', 'rectangle', 'ellipse', 'star', 'cross', 'hexagon')
+TEXTURES = ('stripes', 'dots', 'checker', 'rings', 'grid', 'zigzag')
 #: Fills / outlines used only by distractors (never by a class).
 DISTRACTOR_SHAPES = ('blob', )
 DISTRACTOR_TEXTURES = ('plain', 'noise')
 
-#: VOC id -> (shape, texture); a bijection onto SHAPES x TEXTURES.
+#: VOC id -> (shape, texture), all pairs distinct. The default classes
+#: (1, 3, 7, 8, 12, 15) sit on the diagonal: one shape and one texture each.
 CLASS_APPEARANCE: Dict[int, Tuple[str, str]] = {
     1: ('triangle', 'stripes'),
-    2: ('triangle', 'checker'),
-    3: ('triangle', 'dots'),
-    4: ('triangle', 'rings'),
+    2: ('triangle', 'dots'),
+    3: ('star', 'dots'),
+    4: ('triangle', 'checker'),
     5: ('rectangle', 'stripes'),
-    6: ('rectangle', 'rings'),
-    7: ('rectangle', 'dots'),
-    8: ('rectangle', 'checker'),
-    9: ('ellipse', 'dots'),
-    10: ('ellipse', 'rings'),
+    6: ('rectangle', 'dots'),
+    7: ('rectangle', 'checker'),
+    8: ('cross', 'rings'),
+    9: ('ellipse', 'stripes'),
+    10: ('ellipse', 'dots'),
     11: ('star', 'stripes'),
-    12: ('ellipse', 'checker'),
-    13: ('star', 'dots'),
-    14: ('star', 'checker'),
-    15: ('ellipse', 'stripes'),
-    16: ('star', 'rings'),
-    17: ('cross', 'stripes'),
-    18: ('cross', 'dots'),
-    19: ('cross', 'checker'),
-    20: ('cross', 'rings'),
+    12: ('ellipse', 'grid'),
+    13: ('star', 'checker'),
+    14: ('cross', 'stripes'),
+    15: ('hexagon', 'zigzag'),
+    16: ('cross', 'dots'),
+    17: ('hexagon', 'stripes'),
+    18: ('hexagon', 'dots'),
+    19: ('ellipse', 'checker'),
+    20: ('star', 'rings'),
 }
 
 IGNORE_INDEX = 255
 _SPLIT_CODES = {'train': 0, 'val': 1, 'aug': 2}
 _CLS_SPLIT_CODES = {'train': 10, 'val': 11}
 _JPEG_QUALITY = 90
+# Luma contrast of the two colours of an object's texture.
+_TEXTURE_MIN_LUMA = 80.
+# Luma contrast of an object's mean colour to the background behind it.
+_OUTLINE_MIN_LUMA = 50.
 _VOC_NAME_RE = re.compile(r'^(train|val|aug)_\d{6}\.(jpg|png)$')
 
 
@@ -152,18 +162,29 @@ def parse_class_ids(value) -> Tuple[int, ...]:
 
 
 def _distractor_pairs(class_ids: Sequence[int]) -> List[Tuple[str, str]]:
-    used = {CLASS_APPEARANCE[i] for i in class_ids}
+    """(shape, texture) pairs of background objects: any shape, including
+    the classes' shapes, with a texture that no selected class wears."""
+    class_textures = {CLASS_APPEARANCE[i][1] for i in class_ids}
     shapes = SHAPES + DISTRACTOR_SHAPES
-    textures = TEXTURES + DISTRACTOR_TEXTURES
-    return [(s, t) for s in shapes for t in textures if (s, t) not in used]
+    textures = [t for t in TEXTURES + DISTRACTOR_TEXTURES
+                if t not in class_textures]
+    return [(s, t) for s in shapes for t in textures]
 
 
-def _random_colour_pair(rng) -> Tuple[np.ndarray, np.ndarray]:
-    """Two random RGB colours with a clearly visible contrast."""
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _random_colour_pair(rng, min_luma: float = 0.
+                        ) -> Tuple[np.ndarray, np.ndarray]:
+    """Two random RGB colours with a clearly visible contrast: at least 150
+    apart (sum over RGB) and, with ``min_luma``, that far apart in luma, so
+    that a pattern drawn with them is visible in grey too. Hues stay random:
+    colour carries no class information."""
     c1 = rng.integers(0, 256, 3).astype(np.float32)
-    for _ in range(32):
+    for _ in range(64):
         c2 = rng.integers(0, 256, 3).astype(np.float32)
-        if np.abs(c1 - c2).sum() >= 150:
+        if (np.abs(c1 - c2).sum() >= 150
+                and abs(float(_LUMA @ (c1 - c2))) >= min_luma):
             break
     return c1, c2
 
@@ -190,6 +211,9 @@ def _unit_polygon(shape: str, rng) -> np.ndarray:
         pts = np.array([[-a, -1], [a, -1], [a, -a], [1, -a], [1, a], [a, a],
                         [a, 1], [-a, 1], [-a, a], [-1, a], [-1, -a],
                         [-a, -a]], np.float64)
+    elif shape == 'hexagon':
+        ang = np.linspace(0, 2 * np.pi, 6, endpoint=False)
+        pts = np.stack([np.cos(ang), np.sin(ang)], 1) * 1.05
     elif shape == 'blob':
         ang = np.linspace(0, 2 * np.pi, 64, endpoint=False)
         rad = np.ones_like(ang)
@@ -236,6 +260,19 @@ def _texture(kind: str, rng, xs, ys, cx, cy, scale=1.0) -> np.ndarray:
         ox, oy = rng.uniform(-2, 2, 2) * scale
         dist = np.sqrt((xs - cx - ox)**2 + (ys - cy - oy)**2)
         wave = np.sin(2 * np.pi * dist / period + rng.uniform(0, 2 * np.pi))
+        return np.clip(0.5 + 1.5 * wave, 0, 1)
+    if kind == 'grid':  # thin lines along both axes
+        period = rng.uniform(6., 9.) * scale
+        width = rng.uniform(0.18, 0.26)
+        fu = np.abs(np.mod(u / period + rng.uniform(0, 1), 1.) - .5)
+        fv = np.abs(np.mod(v / period + rng.uniform(0, 1), 1.) - .5)
+        return ((fu < width) | (fv < width)).astype(np.float32)
+    if kind == 'zigzag':  # stripes bent into chevrons
+        period = rng.uniform(5., 8.) * scale
+        bend = rng.uniform(7., 11.) * scale
+        tri = np.abs(np.mod(v / bend, 1.) - .5) * bend
+        wave = np.sin(2 * np.pi * (u + 1.2 * tri) / period +
+                      rng.uniform(0, 2 * np.pi))
         return np.clip(0.5 + 1.5 * wave, 0, 1)
     if kind == 'plain':
         return np.full_like(xs, rng.uniform(0, 1))
@@ -287,14 +324,21 @@ def _draw_object(img, label, rng, shape, texture, cx, cy, radius, value,
     """Composite one object into ``img`` (float RGB) and ``label`` (uint8)."""
     h, w = label.shape
     pts = _place_polygon(
-        _unit_polygon(shape, rng), cx, cy, radius, rng.uniform(0.65, 1.5),
+        _unit_polygon(shape, rng), cx, cy, radius, rng.uniform(0.75, 1.33),
         rng.uniform(0, 2 * np.pi))
     ipts = np.round(pts * 16).astype(np.int32)
     x0 = int(max(math.floor(pts[:, 0].min()) - 2, 0))
     y0 = int(max(math.floor(pts[:, 1].min()) - 2, 0))
     x1 = int(min(math.ceil(pts[:, 0].max()) + 3, w))
     y1 = int(min(math.ceil(pts[:, 1].max()) + 3, h))
-    c1, c2 = _random_colour_pair(rng)
+    # The outline must be visible: the texture's mean luma differs from the
+    # background's under the object (a shape is half of every class).
+    bg_luma = (float(_LUMA @ img[y0:y1, x0:x1].reshape(-1, 3).mean(0))
+               if x1 > x0 and y1 > y0 else 128.)
+    for _ in range(64):
+        c1, c2 = _random_colour_pair(rng, min_luma=_TEXTURE_MIN_LUMA)
+        if abs(float(_LUMA @ (c1 + c2)) / 2 - bg_luma) >= _OUTLINE_MIN_LUMA:
+            break
     # always consume the same random numbers, even when fully off-image
     tex_rng = make_rng(*rng.integers(0, 2**31, 2))
     if x1 <= x0 or y1 <= y0:
@@ -346,7 +390,7 @@ def render_scene(rng: np.random.Generator,
         n_dis = int(rng.choice([0, 1, 2], p=[.35, .4, .25]))
         kinds = [1] * n_obj + [0] * n_dis
         for k in rng.permutation(len(kinds)):
-            radius = rng.uniform(0.12, 0.28) * short
+            radius = rng.uniform(0.12, 0.22) * short
             cx = rng.uniform(0.3 * radius, w - 0.3 * radius)
             cy = rng.uniform(0.3 * radius, h - 0.3 * radius)
             if kinds[k]:
@@ -546,8 +590,8 @@ def generate_toy_voc(out: str = 'data/toy_voc',
 
 def generate_toy_imagenet(out: str = 'data/toy_imagenet',
                           seed: int = 0,
-                          num_train_per_class: int = 40,
-                          num_val_per_class: int = 10,
+                          num_train_per_class: int = 500,
+                          num_val_per_class: int = 100,
                           size: int = 64,
                           class_ids: Sequence[int] = DEFAULT_CLASS_IDS,
                           force: bool = False) -> dict:
