@@ -1,5 +1,12 @@
-from .checkpoint import allow_mmengine_checkpoint_globals
+from .checkpoint import (CheckpointError, allow_mmengine_checkpoint_globals,
+                         read_checkpoint)
+from .checkpoint_hook import ResumableCheckpointHook
+from .random_state import get_random_state, set_random_state
 
 allow_mmengine_checkpoint_globals()
 
-__all__ = ['allow_mmengine_checkpoint_globals']
+__all__ = [
+    'CheckpointError', 'ResumableCheckpointHook',
+    'allow_mmengine_checkpoint_globals', 'get_random_state', 'read_checkpoint',
+    'set_random_state'
+]

@@ -46,3 +46,138 @@ def allow_mmengine_checkpoint_globals():
     """Allow-list what mmengine checkpoints contain (idempotent)."""
     if hasattr(torch.serialization, 'add_safe_globals'):
         torch.serialization.add_safe_globals(_mmengine_checkpoint_globals())
+
+
+# ---------------------------------------------------------------------------
+# Writing checkpoints so that a kill at any moment leaves them readable, and
+# reading them with one-line errors.
+# ---------------------------------------------------------------------------
+ATOMIC_BACKEND = 'atomic_local'
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used: missing, empty, truncated, refused
+    by the weights-only unpickler, or not a checkpoint."""
+
+
+def atomic_write(path, data):
+    """Write ``data`` (bytes) to ``path`` all or nothing.
+
+    The bytes go to a hidden temporary file beside ``path``, are flushed to
+    disk and then renamed over ``path``: a reader (or a resumed run) sees
+    the old file or the new one, never a torn one.
+    """
+    import os
+    import os.path as osp
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = osp.join(directory, f'.{osp.basename(path)}.{os.getpid()}.tmp')
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+    # the rename itself is durable once the directory entry is on disk
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def is_temporary_file(name):
+    """Whether ``name`` is a temporary file left by :func:`atomic_write`."""
+    import re
+    return re.fullmatch(r'\..+\.\d+\.tmp', name) is not None
+
+
+def _register_atomic_backend():
+    from mmengine.fileio import LocalBackend, register_backend
+
+    class AtomicLocalBackend(LocalBackend):
+        """MMEngine's local file backend with atomic ``put``/``put_text``
+        (what ``Runner.save_checkpoint`` writes checkpoints with)."""
+
+        def put(self, obj, filepath):
+            atomic_write(str(filepath), obj)
+
+        def put_text(self, obj, filepath, encoding='utf-8'):
+            atomic_write(str(filepath), obj.encode(encoding))
+
+    register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+
+
+_register_atomic_backend()
+
+
+def _reason(error):
+    """A short reason from torch.load's (often multi-paragraph) errors."""
+    import re
+    text = str(error)
+    refused = re.search(r'WeightsUnpickler error: ([^\n]*)', text)
+    if refused:
+        return 'refused by the weights-only unpickler: ' + refused.group(1)
+    first = text.strip().splitlines()[0] if text.strip() else ''
+    return f'{type(error).__name__}: {first}'[:300]
+
+
+def read_checkpoint(path, map_location='cpu'):
+    """Load a local checkpoint with ``weights_only=True``.
+
+    Returns:
+        dict: the checkpoint.
+
+    Raises:
+        CheckpointError: one line naming ``path`` and what is wrong with it.
+    """
+    import os.path as osp
+    if not osp.exists(path):
+        raise CheckpointError(f'{path}: no such file')
+    if not osp.isfile(path):
+        raise CheckpointError(f'{path}: not a file')
+    if osp.getsize(path) == 0:
+        raise CheckpointError(f'{path}: empty file (0 bytes)')
+    try:
+        checkpoint = torch.load(path, map_location=map_location,
+                                weights_only=True)
+    except Exception as e:  # noqa: B902  (any failure: unreadable)
+        raise CheckpointError(f'{path}: unreadable (truncated or corrupt '
+                              f'file?): {_reason(e)}') from e
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f'{path}: not a checkpoint (holds a '
+                              f'{type(checkpoint).__name__}, not a dict)')
+    return checkpoint
+
+
+def read_resumable_checkpoint(path):
+    """:func:`read_checkpoint`, and check that training can resume from it."""
+    checkpoint = read_checkpoint(path)
+    meta = checkpoint.get('meta')
+    if not isinstance(meta, dict) or 'state_dict' not in checkpoint or \
+            'iter' not in meta or 'epoch' not in meta:
+        raise CheckpointError(f'{path}: not a training checkpoint (no '
+                              'state_dict or no meta iter/epoch)')
+    return checkpoint
+
+
+def checkpoint_steps(directory, filename_tmpl):
+    """``{step: path}`` of the checkpoints named like ``filename_tmpl``
+    (e.g. 'iter_{}.pth') in ``directory``."""
+    import os
+    import os.path as osp
+    import re
+    if not osp.isdir(directory):
+        return {}
+    pattern = re.compile(
+        re.escape(filename_tmpl).replace(re.escape('{}'), r'(\d+)'))
+    steps = {}
+    for name in os.listdir(directory):
+        match = pattern.fullmatch(name)
+        if match:
+            steps[int(match.group(1))] = osp.join(directory, name)
+    return steps

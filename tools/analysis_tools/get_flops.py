@@ -20,6 +20,8 @@ from torch import nn
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 
 import autonl_mmseg  # noqa: F401,E402
+from autonl_mmseg.engine.cli import run_cli  # noqa: E402
+from autonl_mmseg.engine.launch import check_pretrained, load_config  # noqa: E402
 from autonl_mmseg.models import AutoNLNet  # noqa: E402
 from autonl_mmseg.models.plugins.nonlocal_variants import NonLocalVariant  # noqa: E402
 from autonl_mmseg.models.utils.complexity import genotype_macs  # noqa: E402
@@ -148,11 +150,9 @@ def paper_tables(shape=(224, 224)):
 
 def config_complexity(config, shape, cfg_options=None):
     """Params and MACs of the model of any of our configs."""
-    from mmengine.config import Config
     from mmengine.registry import DefaultScope, MODELS, init_default_scope
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
+    check_pretrained(cfg)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         model = MODELS.build(cfg.model)
@@ -176,6 +176,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not args.config and not args.paper_tables:
         parser.error('give a CONFIG or --paper-tables')
+    if args.shape is not None and (len(args.shape) > 2
+                                   or min(args.shape) < 1):
+        parser.error('--shape takes H [W], each >= 1')
     return args
 
 
@@ -184,7 +187,6 @@ def main(argv=None):
     if args.paper_tables:
         paper_tables()
     if args.config:
-        from autonl_mmseg.engine.launch import load_config
         scope = load_config(args.config).get('default_scope')
         shape = args.shape or [512 if scope == 'mmseg' else 224]
         shape = (shape[0], shape[-1])
@@ -201,4 +203,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)
