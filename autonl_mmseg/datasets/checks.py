@@ -37,15 +37,17 @@ def leaf_datasets(dataset):
     ClassBalanced), or the dataset itself."""
     if hasattr(dataset, 'datasets'):
         return [leaf for d in dataset.datasets for leaf in leaf_datasets(d)]
-    if hasattr(dataset, 'dataset') and not hasattr(dataset, 'data_list'):
+    if hasattr(dataset, 'dataset'):
         return leaf_datasets(dataset.dataset)
     return [dataset]
 
 
 def _samples(dataset):
+    """The dataset's ``data_list`` (MMEngine serialises it to bytes by
+    default, so it is read back item by item)."""
     if hasattr(dataset, 'full_init'):
         dataset.full_init()  # a lazily initialised dataset lists nothing yet
-    return dataset.data_list
+    return [dataset.get_data_info(i) for i in range(len(dataset))]
 
 
 def _label_limits(dataset):
@@ -157,7 +159,8 @@ def _check_sample(sample, decode, num_classes, ignore_index, reduce_zero):
     return problems
 
 
-def check_dataset_quickly(dataset, name, time_budget=STARTUP_CHECK_SECONDS):
+def check_dataset_quickly(dataset, name, time_budget=STARTUP_CHECK_SECONDS,
+                          config='CONFIG'):
     """The start-up check of tools/train.py: every listed file exists and
     masks have their image's size (from the file headers).
 
@@ -172,10 +175,11 @@ def check_dataset_quickly(dataset, name, time_budget=STARTUP_CHECK_SECONDS):
                                              time_budget=time_budget)
     if problems:
         path, problem = problems[0]
-        more = f' ({len(problems)} problems in all)' if len(problems) > 1 \
+        more = f'; {len(problems)} problems in all' if len(problems) > 1 \
             else ''
-        raise DataError(f'{path}: {problem} ({name}){more}; list them all '
-                        'with: python tools/misc/check_dataset.py CONFIG')
+        raise DataError(f'{path}: {problem} ({name}{more}); check every '
+                        f'file with: python tools/misc/check_dataset.py '
+                        f'{config}')
     return checked, total
 
 

@@ -1,4 +1,16 @@
-"""Let ``torch.load(weights_only=True)`` read MMEngine's own checkpoints.
+"""Checkpoint files: read safely, written atomically.
+
+Reading: :func:`read_checkpoint` loads with ``weights_only=True`` and turns
+every failure (missing, empty, truncated, refused content) into a one-line
+:class:`CheckpointError` naming the file; the tools check every checkpoint a
+run is given with it before anything is built.
+
+Writing: :func:`atomic_write` (temporary file, fsync, rename), also as the
+MMEngine file backend ``'atomic_local'`` that ``ResumableCheckpointHook``
+saves through.
+
+The allow-list: let ``torch.load(weights_only=True)`` read MMEngine's own
+checkpoints.
 
 From torch 2.6 on, ``torch.load`` only unpickles allow-listed globals, and
 mmengine 0.10.7 calls it without ``weights_only``. We keep that safety on and
@@ -13,7 +25,13 @@ any attribute of any allowed object. Instead the name ``builtins.getattr`` is
 mapped to :func:`history_buffer_getattr`, which resolves only the statistics
 methods registered on ``HistoryBuffer`` and refuses everything else.
 """
+import os
+import os.path as osp
+import pickle
+import re
+
 import torch
+from mmengine.fileio import LocalBackend, register_backend
 
 
 def history_buffer_getattr(obj, name, *default):
@@ -48,10 +66,6 @@ def allow_mmengine_checkpoint_globals():
         torch.serialization.add_safe_globals(_mmengine_checkpoint_globals())
 
 
-# ---------------------------------------------------------------------------
-# Writing checkpoints so that a kill at any moment leaves them readable, and
-# reading them with one-line errors.
-# ---------------------------------------------------------------------------
 ATOMIC_BACKEND = 'atomic_local'
 
 
@@ -67,8 +81,6 @@ def atomic_write(path, data):
     disk and then renamed over ``path``: a reader (or a resumed run) sees
     the old file or the new one, never a torn one.
     """
-    import os
-    import os.path as osp
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
     tmp = osp.join(directory, f'.{osp.basename(path)}.{os.getpid()}.tmp')
@@ -92,38 +104,22 @@ def atomic_write(path, data):
 
 def is_temporary_file(name):
     """Whether ``name`` is a temporary file left by :func:`atomic_write`."""
-    import re
     return re.fullmatch(r'\..+\.\d+\.tmp', name) is not None
 
 
-def _register_atomic_backend():
-    from mmengine.fileio import LocalBackend, register_backend
+class AtomicLocalBackend(LocalBackend):
+    """MMEngine's local file backend whose ``put``/``put_text`` write
+    atomically (``Runner.save_checkpoint`` writes checkpoints with ``put``).
+    """
 
-    class AtomicLocalBackend(LocalBackend):
-        """MMEngine's local file backend with atomic ``put``/``put_text``
-        (what ``Runner.save_checkpoint`` writes checkpoints with)."""
+    def put(self, obj, filepath):
+        atomic_write(str(filepath), obj)
 
-        def put(self, obj, filepath):
-            atomic_write(str(filepath), obj)
-
-        def put_text(self, obj, filepath, encoding='utf-8'):
-            atomic_write(str(filepath), obj.encode(encoding))
-
-    register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+    def put_text(self, obj, filepath, encoding='utf-8'):
+        atomic_write(str(filepath), obj.encode(encoding))
 
 
-_register_atomic_backend()
-
-
-def _reason(error):
-    """A short reason from torch.load's (often multi-paragraph) errors."""
-    import re
-    text = str(error)
-    refused = re.search(r'WeightsUnpickler error: ([^\n]*)', text)
-    if refused:
-        return 'refused by the weights-only unpickler: ' + refused.group(1)
-    first = text.strip().splitlines()[0] if text.strip() else ''
-    return f'{type(error).__name__}: {first}'[:300]
+register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
 
 
 def read_checkpoint(path, map_location='cpu'):
@@ -135,7 +131,6 @@ def read_checkpoint(path, map_location='cpu'):
     Raises:
         CheckpointError: one line naming ``path`` and what is wrong with it.
     """
-    import os.path as osp
     if not osp.exists(path):
         raise CheckpointError(f'{path}: no such file')
     if not osp.isfile(path):
@@ -145,9 +140,19 @@ def read_checkpoint(path, map_location='cpu'):
     try:
         checkpoint = torch.load(path, map_location=map_location,
                                 weights_only=True)
-    except Exception as e:  # noqa: B902  (any failure: unreadable)
+    except Exception as e:  # noqa: B902  (any failure: unusable)
+        # torch's messages run over several paragraphs: keep the reason
+        text = str(e)
+        refused = re.search(r'WeightsUnpickler error: ([^\n]*)', text)
+        if isinstance(e, pickle.UnpicklingError) and refused:
+            raise CheckpointError(
+                f'{path}: refused by torch.load(weights_only=True) (only '
+                f'tensors and allow-listed types may be unpickled): '
+                f'{refused.group(1)}') from e
+        first = text.strip().splitlines()[0] if text.strip() else ''
         raise CheckpointError(f'{path}: unreadable (truncated or corrupt '
-                              f'file?): {_reason(e)}') from e
+                              f'file?): {type(e).__name__}: {first[:300]}'
+                              ) from e
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f'{path}: not a checkpoint (holds a '
                               f'{type(checkpoint).__name__}, not a dict)')
@@ -168,9 +173,6 @@ def read_resumable_checkpoint(path):
 def checkpoint_steps(directory, filename_tmpl):
     """``{step: path}`` of the checkpoints named like ``filename_tmpl``
     (e.g. 'iter_{}.pth') in ``directory``."""
-    import os
-    import os.path as osp
-    import re
     if not osp.isdir(directory):
         return {}
     pattern = re.compile(

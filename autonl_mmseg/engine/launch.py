@@ -190,15 +190,19 @@ def check_datasets(runner, loaders=('train_dataloader', 'val_dataloader')):
     for loader in loaders:
         if loader == 'val_dataloader' and runner._val_loop is None:
             continue
-        dataset = getattr(runner, loader).dataset
+        try:  # builds the dataloader (the runner keeps it for training)
+            dataset = getattr(runner, loader).dataset
+        except ValueError as e:  # e.g. persistent_workers with 0 workers
+            raise ValueError(f'{loader}: {e}') from e
         start = time.monotonic()
-        checked, total = check_dataset_quickly(dataset, loader, budget)
+        checked, total = check_dataset_quickly(dataset, loader, budget,
+                                               runner.cfg.filename)
         budget -= time.monotonic() - start
         if checked < total:
             print_log(f'start-up data check: {checked} of {total} samples of '
                       f'{loader} checked within {STARTUP_CHECK_SECONDS:g} s; '
                       'check all with: python tools/misc/check_dataset.py '
-                      'CONFIG', logger='current')
+                      f'{runner.cfg.filename}', logger='current')
         if budget <= 0:
             return
 
