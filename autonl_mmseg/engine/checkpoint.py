@@ -122,6 +122,16 @@ class AtomicLocalBackend(LocalBackend):
 register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
 
 
+def weights_only_reason(error):
+    """The reason inside torch's several-paragraph weights-only error, on
+    one line (None for other errors)."""
+    if not isinstance(error, pickle.UnpicklingError):
+        return None
+    match = re.search(r'WeightsUnpickler error:(.*?)(Check the documentation|$)',
+                      str(error), re.DOTALL)
+    return ' '.join(match.group(1).split()) if match else None
+
+
 def read_checkpoint(path, map_location='cpu'):
     """Load a local checkpoint with ``weights_only=True``.
 
@@ -141,18 +151,17 @@ def read_checkpoint(path, map_location='cpu'):
         checkpoint = torch.load(path, map_location=map_location,
                                 weights_only=True)
     except Exception as e:  # noqa: B902  (any failure: unusable)
-        # torch's messages run over several paragraphs: keep the reason
-        text = str(e)
-        refused = re.search(r'WeightsUnpickler error: ([^\n]*)', text)
-        if isinstance(e, pickle.UnpicklingError) and refused:
+        reason = weights_only_reason(e)
+        if reason and ('global' in reason or 'refusing' in reason):
             raise CheckpointError(
                 f'{path}: refused by torch.load(weights_only=True) (only '
                 f'tensors and allow-listed types may be unpickled): '
-                f'{refused.group(1)}') from e
-        first = text.strip().splitlines()[0] if text.strip() else ''
+                f'{reason}') from e
+        if reason is None:
+            text = str(e).strip()
+            reason = text.splitlines()[0][:300] if text else ''
         raise CheckpointError(f'{path}: unreadable (truncated or corrupt '
-                              f'file?): {type(e).__name__}: {first[:300]}'
-                              ) from e
+                              f'file?): {type(e).__name__}: {reason}') from e
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f'{path}: not a checkpoint (holds a '
                               f'{type(checkpoint).__name__}, not a dict)')

@@ -117,8 +117,8 @@ class ResumableCheckpointHook(CheckpointHook):
                 runner.logger.warning(f'skipping {e}')
                 continue
             runner.logger.warning(
-                f'cannot resume from it: {problem}; resuming from {path}, '
-                f'the newest readable checkpoint in {directory}')
+                f'{problem}: resuming from {path} instead, the newest '
+                f'readable checkpoint in {directory}')
             return path
         raise CheckpointError(f'cannot resume: {problem}; and no readable '
                               f'checkpoint in {directory}')

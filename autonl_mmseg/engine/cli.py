@@ -16,7 +16,7 @@ import sys
 
 from ..datasets.checks import DataError
 from ..models.utils.genotype import GenotypeError
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, weights_only_reason
 
 DEBUG_FLAG = '--debug'
 DEBUG_ENV = 'AUTONL_DEBUG'
@@ -67,10 +67,9 @@ def one_line(error):
         # re-raised from a DataLoader worker: the worker's own last line
         last = message.strip().splitlines()[-1]
         message = re.sub(r'^[\w.]+: ', '', last)
-    unpickler = re.search(r'WeightsUnpickler error: ([^\n]*)', message)
-    if unpickler:
-        message = f'refused by torch.load(weights_only=True): ' \
-                  f'{unpickler.group(1)}'
+    reason = weights_only_reason(error)
+    if reason is not None:
+        message = f'refused by torch.load(weights_only=True): {reason}'
     while _BUILD_PREFIX.match(message):
         message = _BUILD_PREFIX.sub('', message, count=1)
     return ' '.join(message.split()) or type(error).__name__
