@@ -127,9 +127,17 @@ def weights_only_reason(error):
     one line (None for other errors)."""
     if not isinstance(error, pickle.UnpicklingError):
         return None
-    match = re.search(r'WeightsUnpickler error:(.*?)(Check the documentation|$)',
-                      str(error), re.DOTALL)
-    return ' '.join(match.group(1).split()) if match else None
+    text = str(error)
+    if 'WeightsUnpickler error:' in text:
+        text = text.split('WeightsUnpickler error:', 1)[1]
+    else:  # "Weights only load failed. <advice>\n\n<reason>\n\nCheck..."
+        text = '\n\n'.join(
+            part for part in re.split(r'\n\s*\n', text)
+            if not part.lstrip().startswith('Weights only load failed'))
+    text = text.split('Check the documentation')[0]
+    # torch's advice to allow-list the global is not ours to give
+    text = text.split('Please use `torch.serialization.add_safe_globals')[0]
+    return ' '.join(text.split()).rstrip('.')
 
 
 def read_checkpoint(path, map_location='cpu'):
@@ -152,7 +160,7 @@ def read_checkpoint(path, map_location='cpu'):
                                 weights_only=True)
     except Exception as e:  # noqa: B902  (any failure: unusable)
         reason = weights_only_reason(e)
-        if reason and ('global' in reason or 'refusing' in reason):
+        if reason and ('global' in reason.lower() or 'refusing' in reason):
             raise CheckpointError(
                 f'{path}: refused by torch.load(weights_only=True) (only '
                 f'tensors and allow-listed types may be unpickled): '
