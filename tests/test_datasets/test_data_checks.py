@@ -47,13 +47,13 @@ def broken_voc(toy_voc_root, tmp_path):
 
 
 def build(config, options, split='train'):
-    from mmengine.registry import DATASETS, init_default_scope
+    from mmengine.registry import DATASETS, DefaultScope
 
     from autonl_mmseg.engine.launch import load_config
     cfg = load_config(config, {o.split('=')[0]: o.split('=', 1)[1]
                                for o in options})
-    init_default_scope(cfg.default_scope)
-    return DATASETS.build(cfg[f'{split}_dataloader'].dataset)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        return DATASETS.build(cfg[f'{split}_dataloader'].dataset)
 
 
 def test_check_dataset_reports_each_problem(broken_voc):
@@ -126,12 +126,12 @@ def test_train_stops_on_missing_image(toy_voc_root, tmp_path):
 
 def test_size_mismatch_during_training_names_the_file(broken_voc):
     from mmcv.transforms import Compose
-    from mmengine.registry import init_default_scope
+    from mmengine.registry import DefaultScope
     voc, names = broken_voc
-    init_default_scope('mmseg')
-    pipeline = Compose([dict(type='LoadImageFromFile'),
-                        dict(type='LoadAnnotations'),
-                        dict(type='CheckSegMapSize')])
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        pipeline = Compose([dict(type='LoadImageFromFile'),
+                            dict(type='LoadAnnotations'),
+                            dict(type='CheckSegMapSize')])
     sample = dict(img_path=str(voc / f'JPEGImages/{names[4]}.jpg'),
                   seg_map_path=str(voc / f'SegmentationClass/{names[4]}.png'),
                   reduce_zero_label=False, seg_fields=[])

@@ -138,7 +138,19 @@ class TinyModel(BaseModel):
         return dict(loss=out.pow(2).mean()) if mode == 'loss' else out
 
 
-def test_kill_while_saving_keeps_previous_checkpoint(tmp_path, monkeypatch):
+@pytest.fixture
+def own_default_scope():
+    """A Runner makes its default scope the current one for good: put the
+    previous one back for the tests that follow."""
+    from mmengine.registry import DefaultScope
+    before = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)
+
+
+def test_kill_while_saving_keeps_previous_checkpoint(tmp_path, monkeypatch,
+                                                     own_default_scope):
     """max_keep_ckpts=1: MMEngine's own hook deletes the old checkpoint
     before writing the new one; a crash in the rename of iter_3 must leave
     iter_2 in place, listed in last_checkpoint and readable."""
