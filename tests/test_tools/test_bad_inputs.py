@@ -258,6 +258,11 @@ def test_genotype_errors_name_block_and_field(tmp_path):
         message = str(error.value)
         assert message.startswith(str(paths[name]))
         assert all(word in message for word in words), (name, message)
+    inline = shipped()  # dicts given in a config are checked the same way
+    inline['blocks'][0]['expand_ratio'] = float('nan')
+    with pytest.raises(GenotypeError, match="block 0: field 'expand_ratio'"):
+        load_genotype(inline)
+    assert load_genotype(shipped()) == load_genotype('autonl-s')
 
 
 def test_errors_of_train_test_and_export(toy_imagenet_root, tmp_path):

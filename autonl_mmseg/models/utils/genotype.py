@@ -125,6 +125,16 @@ def parse_genotype_text(data, source):
         raise GenotypeError(f'{source}: not valid JSON: {e}') from None
 
 
+def _plain_copy(node):
+    """A deep copy with plain dicts (no ``_JSONObject``: a genotype must
+    pickle as builtin types only)."""
+    if isinstance(node, dict):
+        return {key: _plain_copy(value) for key, value in node.items()}
+    if isinstance(node, (list, tuple)):
+        return type(node)(_plain_copy(value) for value in node)
+    return copy.deepcopy(node)
+
+
 def _json_location(path):
     """'top level', 'block 3', 'block 3: light_nl' or 'meta.search'."""
     if not path:
@@ -224,7 +234,7 @@ def validate_genotype(data, source='<dict>'):
         raise GenotypeError(f'{source}: the genotype must be a JSON object, '
                             f'got {type(data).__name__}')
     _check_json_values(chk, data)
-    data = copy.deepcopy(data)
+    data = _plain_copy(data)
     where = 'top level'
     chk.check_keys(where, data, list(GLOBAL_FIELDS) + ['blocks'],
                    OPTIONAL_GLOBAL_FIELDS)
