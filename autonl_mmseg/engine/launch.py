@@ -24,13 +24,12 @@ import time
 import torch
 
 from .checkpoint import CheckpointError, read_checkpoint
-from .cli import InvocationError, fail  # noqa: F401  (used by the tools)
+from .cli import InvocationError, fail, one_line  # noqa: F401  (tools use)
 
 
 def load_config(path, cfg_options=None):
     """Load an MMEngine config with a one-line error if it is missing."""
     from mmengine.config import Config
-    from .cli import one_line
     if not osp.isfile(path):
         fail(f'config file not found: {path}')
     try:
@@ -157,13 +156,11 @@ def check_seg_map_sizes(cfg):
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         for dataset in _datasets(cfg.get(loader, None) or {}):
             pipeline = dataset.get('pipeline') or []
+            types = [str(step.get('type', '')).split('.')[-1]
+                     if isinstance(step, dict) else None for step in pipeline]
             for i in reversed(range(len(pipeline))):
-                step = pipeline[i]
-                if isinstance(step, dict) and str(step.get('type', '')) \
-                        .split('.')[-1] == 'LoadAnnotations' and not (
-                            i + 1 < len(pipeline) and isinstance(
-                                pipeline[i + 1], dict) and pipeline[i + 1]
-                            .get('type') == 'CheckSegMapSize'):
+                if types[i] == 'LoadAnnotations' and \
+                        types[i + 1:i + 2] != ['CheckSegMapSize']:
                     pipeline.insert(i + 1, dict(type='CheckSegMapSize'))
 
 
@@ -188,8 +185,6 @@ def check_datasets(runner, loaders=('train_dataloader', 'val_dataloader')):
     from ..datasets.checks import STARTUP_CHECK_SECONDS, check_dataset_quickly
     budget = STARTUP_CHECK_SECONDS
     for loader in loaders:
-        if loader == 'val_dataloader' and runner._val_loop is None:
-            continue
         try:  # builds the dataloader (the runner keeps it for training)
             dataset = getattr(runner, loader).dataset
         except ValueError as e:  # e.g. persistent_workers with 0 workers

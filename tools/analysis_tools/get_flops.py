@@ -149,9 +149,12 @@ def paper_tables(shape=(224, 224)):
 
 
 def config_complexity(config, shape, cfg_options=None):
-    """Params and MACs of the model of any of our configs."""
+    """Params and MACs of the model of any of our configs (a path or a
+    loaded ``Config``)."""
+    from mmengine.config import Config
     from mmengine.registry import DefaultScope, MODELS, init_default_scope
-    cfg = load_config(config, cfg_options)
+    cfg = config if isinstance(config, Config) else load_config(
+        config, cfg_options)
     check_pretrained(cfg)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
@@ -187,11 +190,11 @@ def main(argv=None):
     if args.paper_tables:
         paper_tables()
     if args.config:
-        scope = load_config(args.config).get('default_scope')
-        shape = args.shape or [512 if scope == 'mmseg' else 224]
+        cfg = load_config(args.config, args.cfg_options)
+        shape = args.shape or [512 if cfg.get('default_scope') == 'mmseg'
+                               else 224]
         shape = (shape[0], shape[-1])
-        params, total, ops = config_complexity(args.config, shape,
-                                               args.cfg_options)
+        params, total, ops = config_complexity(cfg, shape)
         not_paper = {k: v for k, v in ops.items() if k in NOT_IN_PAPER}
         print(f'\n{args.config}\ninput shape: (1, 3, {shape[0]}, {shape[1]})')
         print(f'params: {params / 1e6:.3f}M')

@@ -119,9 +119,9 @@ def parse_genotype_text(data, source):
             f'offset {e.start}); a genotype is a JSON text file') from None
     try:
         return json.loads(text, object_pairs_hook=_json_object)
-    except json.JSONDecodeError as e:
-        raise GenotypeError(f'{source}: not valid JSON: {e}') from None
-    except (ValueError, RecursionError) as e:  # huge ints, deep nesting
+    # JSONDecodeError is a ValueError, as are over-long integers; deep
+    # nesting exhausts the recursion limit
+    except (ValueError, RecursionError) as e:
         raise GenotypeError(f'{source}: not valid JSON: {e}') from None
 
 
