@@ -101,6 +101,8 @@ class ResumableCheckpointHook(CheckpointHook):
                 return None
             else:
                 problem = f'{last} is missing'
+        if pointed and '://' in pointed:
+            return pointed  # a remote checkpoint: MMEngine reads it
         if pointed:
             try:
                 read_resumable_checkpoint(pointed)
@@ -241,8 +243,8 @@ class ResumableCheckpointHook(CheckpointHook):
         atomic_write(osp.join(runner.work_dir, 'last_checkpoint'),
                      self.last_ckpt.encode())
         if stale is not None:
-            path = self.file_backend.join_path(self.out_dir,
-                                               self.filename_tmpl.format(stale))
+            path = self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(stale))
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
             elif self.file_backend.isdir(path):  # deepspeed checkpoints

@@ -99,8 +99,10 @@ GENOTYPES = {
     'duplicate_top_level_act': replace_text(
         '"act": "Swish"', '"act": "ReLU", "act": "Swish"'),
     'duplicate_light_nl_key': replace_text(
-        '"channel_ratio": 0.25', '"channel_ratio": 0.5, "channel_ratio": 0.25'),
-    'duplicate_blocks': replace_text('"blocks": [', '"blocks": [], "blocks": ['),
+        '"channel_ratio": 0.25',
+        '"channel_ratio": 0.5, "channel_ratio": 0.25'),
+    'duplicate_blocks': replace_text('"blocks": [',
+                                     '"blocks": [], "blocks": ['),
     # activations
     'act_not_an_activation': lambda: text_of(top_set('act', 'Conv2d')),
     'act_empty': lambda: text_of(top_set('act', '')),

@@ -21,7 +21,8 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 
 import autonl_mmseg  # noqa: F401,E402
 from autonl_mmseg.engine.cli import run_cli  # noqa: E402
-from autonl_mmseg.engine.launch import check_pretrained, load_config  # noqa: E402
+from autonl_mmseg.engine.launch import (check_pretrained,  # noqa: E402
+                                        load_config)
 from autonl_mmseg.models import AutoNLNet  # noqa: E402
 from autonl_mmseg.models.plugins.nonlocal_variants import NonLocalVariant  # noqa: E402
 from autonl_mmseg.models.utils.complexity import genotype_macs  # noqa: E402
