@@ -16,7 +16,7 @@ TRAIN = 'tools/train.py'
 TEST = 'tools/test.py'
 CLS = 'configs/autonl/toy/mobilenet-v2_toy-in1k.py'
 SEG = 'configs/autonl/toy/deeplabv3_mobilenet-v2_toy-voc.py'
-MAX_SECONDS_PER_CASE = 30
+MAX_CPU_SECONDS_PER_CASE = 20  # CPU time: the machine may be shared
 MAX_MEMORY_GROWTH_MB = 400
 
 
@@ -222,12 +222,12 @@ def test_malformed_genotypes_give_one_line_each(tmp_path):
         if result['code'] == 2 and len(lines) == 1 and \
                 lines[0].startswith('error: ') and str(path) in lines[0]:
             one_line.append(result['id'])
-    slow = [(r['id'], round(r['seconds'], 1)) for r in bad
-            if r['seconds'] > MAX_SECONDS_PER_CASE]
+    slow = [(r['id'], round(r['cpu_seconds'], 1)) for r in bad
+            if r['cpu_seconds'] > MAX_CPU_SECONDS_PER_CASE]
     print(f'\n{len(bad)} malformed genotypes: {len(one_line)} one-line '
           f'errors, {len(accepted)} accepted silently, {len(tracebacks)} '
-          f'tracebacks; slowest {max(r["seconds"] for r in bad):.2f} s; '
-          f'memory growth {report["growth_mb"]:.0f} MB')
+          f'tracebacks; slowest {max(r["cpu_seconds"] for r in bad):.2f} s '
+          f'CPU; memory growth {report["growth_mb"]:.0f} MB')
     for result in bad:
         print(f'  {result["id"]}: {result["stderr"].strip()[:160]}')
     assert not accepted, accepted
@@ -330,10 +330,13 @@ def test_debug_shows_the_traceback(tmp_path):
     args = [GET_FLOPS, CLS, '--shape', '32', '--cfg-options',
             f'model.backbone.genotype={path}']
     proc = run_tool(args, check=False)
+    # library warnings may precede it: the error is one line, the last one
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 2 and lines == [
-        f'error: {path}: not a UTF-8 text file (byte 0x80 at offset 128); '
-        'a genotype is a JSON text file'], proc.stderr
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    assert [line for line in lines if line.startswith('error: ')] == \
+        lines[-1:] == [f'error: {path}: not a UTF-8 text file (byte 0x80 at '
+                       'offset 128); a genotype is a JSON text file'], \
+        proc.stderr
     for debug_args, env in (([*args, '--debug'], None),
                             (args, dict(AUTONL_DEBUG='1'))):
         proc = run_tool(debug_args, check=False, env=env)

@@ -1,6 +1,6 @@
 """Run many tool invocations in one process, as ``python tools/X.py ARGS``
-would (through ``run_cli``), and report each one's exit code, stderr and
-time, with the process's peak memory growth: the bad-input tests feed
+would (through ``run_cli``), and report each one's exit code, stderr, wall
+and CPU time, with the process's peak memory growth: the bad-input tests feed
 dozens of cases without paying an interpreter start for each.
 
     python tests/test_tools/tool_driver.py CASES.json RESULTS.json
@@ -43,7 +43,7 @@ def run_case(case):
     from autonl_mmseg.engine.cli import run_cli
     tool = load_tool(case['tool'])
     stderr, stdout = io.StringIO(), io.StringIO()
-    start = time.monotonic()
+    start, start_cpu = time.monotonic(), time.process_time()
     with contextlib.redirect_stderr(stderr), \
             contextlib.redirect_stdout(stdout), \
             warnings.catch_warnings(record=True):
@@ -56,7 +56,8 @@ def run_case(case):
             code = 'traceback'
             stderr.write(traceback.format_exc())
     return dict(id=case['id'], code=code, stderr=stderr.getvalue(),
-                seconds=time.monotonic() - start)
+                seconds=time.monotonic() - start,
+                cpu_seconds=time.process_time() - start_cpu)
 
 
 def main():
