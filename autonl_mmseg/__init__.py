@@ -7,6 +7,7 @@ registries, so the names resolve under ``default_scope='mmseg'`` and
     custom_imports = dict(imports=['autonl_mmseg'], allow_failed_imports=False)
 """
 from . import engine  # noqa: F401  (checkpoint allow-list, hooks)
+from . import datasets  # noqa: F401  (CheckSegMapSize transform)
 from . import models  # noqa: F401
 from . import search  # noqa: F401
 from .version import __version__

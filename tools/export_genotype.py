@@ -17,8 +17,9 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 import autonl_mmseg  # noqa: F401,E402
+from autonl_mmseg.engine.cli import run_cli  # noqa: E402
 from autonl_mmseg.engine.launch import (check_checkpoint,  # noqa: E402
-                                        config_scope, load_config)
+                                        config_scope, fail, load_config)
 
 
 def parse_args(argv=None):
@@ -48,8 +49,8 @@ def main(argv=None):
     init_default_scope(config_scope(cfg))
     model = MODELS.build(cfg.model)
     if not hasattr(model, 'export_genotype'):
-        raise SystemExit(f'error: {args.config} is not a search config '
-                         f'(model type {type(model).__name__})')
+        fail(f'{args.config} is not a search config (model type '
+             f'{type(model).__name__})')
     checkpoint = load_checkpoint(model, args.checkpoint, map_location='cpu',
                                  strict=True)
     meta = checkpoint.get('meta', {})
@@ -68,4 +69,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

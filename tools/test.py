@@ -8,10 +8,11 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 import autonl_mmseg  # noqa: F401,E402
+from autonl_mmseg.engine.cli import run_cli  # noqa: E402
 from autonl_mmseg.engine.launch import (build_runner, check_checkpoint,  # noqa: E402
-                                        check_data_roots, config_scope,
-                                        load_config, set_local_rank,
-                                        setup_distributed)
+                                        check_data_roots, check_seg_map_sizes,
+                                        config_scope, fail, load_config,
+                                        set_local_rank, setup_distributed)
 
 
 def parse_args(argv=None):
@@ -62,9 +63,8 @@ def parse_args(argv=None):
 def trigger_visualization_hook(cfg, args, scope):
     default_hooks = cfg.default_hooks
     if 'visualization' not in default_hooks:
-        raise RuntimeError(
-            'VisualizationHook must be included in default_hooks; refer to '
-            "usage 'visualization=dict(type=\"VisualizationHook\")'")
+        fail('--show/--show-dir need a visualization hook in the config\'s '
+             'default_hooks (visualization=dict(type=...VisualizationHook))')
     hook = default_hooks['visualization']
     if scope == 'mmseg':
         hook['draw'] = True
@@ -102,7 +102,6 @@ def main(argv=None):
 
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            from autonl_mmseg.engine.launch import fail
             fail('--tta needs tta_model and tta_pipeline in the config')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
@@ -113,9 +112,9 @@ def main(argv=None):
             cfg.test_evaluator['output_dir'] = args.out
             cfg.test_evaluator['keep_results'] = True
         elif not args.out.endswith(('.pkl', '.pickle')):
-            from autonl_mmseg.engine.launch import fail
             fail('--out must be a .pkl file for classification configs')
     check_data_roots(cfg, ['test_dataloader'])
+    check_seg_map_sizes(cfg)
 
     runner = build_runner(cfg)
     if scope == 'mmpretrain' and args.out and args.out_item in (None, 'pred'):
@@ -132,4 +131,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -1,6 +1,12 @@
 # Copyright (c) autonl_mmseg contributors.
 """Train a segmentor (MMSeg config) or a classifier / search (MMPretrain
-config) with MMEngine's Runner. Same arguments as MMSeg's tools/train.py."""
+config) with MMEngine's Runner. Same arguments as MMSeg's tools/train.py.
+
+Every run writes atomic checkpoints holding the random states, and
+``--resume`` continues bit-exactly (``ResumableCheckpointHook``), falling
+back to the newest readable checkpoint if the latest one is damaged. Bad
+inputs (config values, genotypes, checkpoints, data) stop with one line
+``error: ...`` (exit 2); ``--debug`` shows the traceback."""
 import argparse
 import logging
 import os
@@ -10,10 +16,13 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 import autonl_mmseg  # noqa: F401,E402  (registers modules, checkpoint allow-list)
+from autonl_mmseg.engine.cli import run_cli  # noqa: E402
 from autonl_mmseg.engine.launch import (build_runner, check_checkpoint,  # noqa: E402
-                                        check_data_roots, config_scope,
-                                        load_config, set_local_rank,
-                                        setup_distributed)
+                                        check_data_roots, check_datasets,
+                                        check_pretrained, check_seg_map_sizes,
+                                        config_scope, fail, load_config,
+                                        set_local_rank, setup_distributed,
+                                        use_resumable_checkpoints)
 
 
 def parse_args(argv=None):
@@ -75,9 +84,9 @@ def main(argv=None):
             print_log('AMP training is already enabled in your config.',
                       logger='current', level=logging.WARNING)
         else:
-            assert optim_wrapper == 'OptimWrapper', (
-                '`--amp` is only supported when the optimizer wrapper type is '
-                f'`OptimWrapper` but got {optim_wrapper}.')
+            if optim_wrapper != 'OptimWrapper':
+                fail('--amp is only supported when the optimizer wrapper '
+                     f'type is OptimWrapper, got {optim_wrapper}')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
@@ -91,13 +100,17 @@ def main(argv=None):
     if cfg.get('val_cfg', None):
         loaders.append('val_dataloader')
     check_data_roots(cfg, loaders)
-    if not args.resume:
+    if not args.resume:  # --resume validates (and falls back) by itself
         check_checkpoint(cfg.get('load_from', None), 'load_from checkpoint')
+    check_pretrained(cfg)
+    use_resumable_checkpoints(cfg)
+    check_seg_map_sizes(cfg)
 
     runner = build_runner(cfg)
+    check_datasets(runner, loaders)
     runner.train()
     return runner
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

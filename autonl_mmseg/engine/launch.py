@@ -1,6 +1,8 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: config loading, clear
-errors for bad invocations, and the CPU (gloo) distributed fixes that
-mmengine 0.10.7 lacks.
+errors for bad invocations and inputs (checked before anything heavy is
+built), the reliability parts every run gets (``ResumableCheckpointHook``,
+the segmentation-map size check, the start-up data check), and the CPU
+(gloo) distributed fixes that mmengine 0.10.7 lacks.
 
 mmengine 0.10.7 breaks ``--launcher pytorch`` on a machine without CUDA in
 three places, all handled here without touching site-packages:
@@ -17,22 +19,12 @@ On a CUDA machine none of this applies and the configs run unchanged (nccl).
 """
 import os
 import os.path as osp
-import sys
+import time
 
 import torch
 
-
-class InvocationError(SystemExit):
-    """A bad command line: printed as one line, exit code 2."""
-
-    def __init__(self, message):
-        super().__init__(2)
-        self.message = message
-
-
-def fail(message):
-    print(f'error: {message}', file=sys.stderr)
-    raise InvocationError(message)
+from .checkpoint import CheckpointError, read_checkpoint
+from .cli import InvocationError, fail, one_line  # noqa: F401  (tools use)
 
 
 def load_config(path, cfg_options=None):
@@ -40,9 +32,16 @@ def load_config(path, cfg_options=None):
     from mmengine.config import Config
     if not osp.isfile(path):
         fail(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as e:  # noqa: B902  (syntax errors, missing bases...)
+        fail(f'{path}: cannot read the config: {type(e).__name__}: '
+             f'{one_line(e)}')
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        try:
+            cfg.merge_from_dict(cfg_options)
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            fail(f'--cfg-options: {one_line(e)}')
     return cfg
 
 
@@ -97,8 +96,110 @@ def check_data_roots(cfg, loaders):
 
 
 def check_checkpoint(path, what='checkpoint'):
-    if path and '://' not in str(path) and not osp.isfile(path):
+    """Fail with one line if a local checkpoint is missing or unreadable
+    (empty, truncated, refused by the weights-only unpickler)."""
+    if not path or '://' in str(path):
+        return
+    if not osp.exists(path):
         fail(f'{what} not found: {path}')
+    try:
+        read_checkpoint(str(path))
+    except CheckpointError as e:
+        raise CheckpointError(f'{what} {e}') from None
+
+
+def _pretrained_checkpoints(node, where):
+    """Yield (field, path) of every ``Pretrained`` init_cfg checkpoint."""
+    if isinstance(node, dict):
+        init_cfg = node.get('init_cfg')
+        for i, init in enumerate(
+                init_cfg if isinstance(init_cfg, (list, tuple)) else
+            [init_cfg]):
+            if isinstance(init, dict) and init.get('type') == 'Pretrained' \
+                    and isinstance(init.get('checkpoint'), str):
+                field = f'{where}.init_cfg' + (
+                    f'.{i}' if isinstance(init_cfg, (list, tuple)) else '')
+                yield f'{field}.checkpoint', init['checkpoint']
+        for key, value in node.items():
+            if key != 'init_cfg':
+                yield from _pretrained_checkpoints(value, f'{where}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _pretrained_checkpoints(value, f'{where}.{i}')
+
+
+def check_pretrained(cfg):
+    """One line for a ``Pretrained`` init_cfg whose local checkpoint is
+    missing or unreadable, naming the config field."""
+    for field, path in _pretrained_checkpoints(cfg.get('model'), 'model'):
+        check_checkpoint(path, field)
+
+
+def use_resumable_checkpoints(cfg):
+    """Every run writes checkpoints with ResumableCheckpointHook (atomic,
+    with random states, exact and validated resume); our configs name it,
+    this covers the others."""
+    from mmengine.hooks import CheckpointHook
+    hooks = cfg.get('default_hooks', None)
+    checkpoint = hooks.get('checkpoint') if hooks else None
+    if isinstance(checkpoint, dict) and checkpoint.get('type') in (
+            'CheckpointHook', 'mmengine.CheckpointHook', CheckpointHook):
+        checkpoint['type'] = 'ResumableCheckpointHook'
+
+
+def check_seg_map_sizes(cfg):
+    """Put CheckSegMapSize after every LoadAnnotations of the segmentation
+    dataloaders' pipelines: a mask whose size differs from its image's is
+    an error naming the file, never silently resized or cropped."""
+    if cfg.get('default_scope') != 'mmseg':
+        return
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for dataset in _datasets(cfg.get(loader, None) or {}):
+            pipeline = dataset.get('pipeline') or []
+            types = [str(step.get('type', '')).split('.')[-1]
+                     if isinstance(step, dict) else None for step in pipeline]
+            for i in reversed(range(len(pipeline))):
+                if types[i] == 'LoadAnnotations' and \
+                        types[i + 1:i + 2] != ['CheckSegMapSize']:
+                    pipeline.insert(i + 1, dict(type='CheckSegMapSize'))
+
+
+def _datasets(loader_cfg):
+    """The dataset configs of a dataloader config, through wrappers."""
+    stack = [loader_cfg.get('dataset')]
+    while stack:
+        dataset = stack.pop()
+        if not isinstance(dataset, dict):
+            continue
+        if 'pipeline' in dataset:
+            yield dataset
+        stack.append(dataset.get('dataset'))
+        stack.extend(dataset.get('datasets', []) or [])
+
+
+def check_datasets(runner, loaders=('train_dataloader', 'val_dataloader')):
+    """The start-up data check of tools/train.py: listed files exist and
+    masks have their image's size (headers only, a few seconds at most)."""
+    from mmengine.logging import print_log
+
+    from ..datasets.checks import STARTUP_CHECK_SECONDS, check_dataset_quickly
+    budget = STARTUP_CHECK_SECONDS
+    for loader in loaders:
+        try:  # builds the dataloader (the runner keeps it for training)
+            dataset = getattr(runner, loader).dataset
+        except ValueError as e:  # e.g. persistent_workers with 0 workers
+            raise ValueError(f'{loader}: {e}') from e
+        start = time.monotonic()
+        checked, total = check_dataset_quickly(dataset, loader, budget,
+                                               runner.cfg.filename)
+        budget -= time.monotonic() - start
+        if checked < total:
+            print_log(f'start-up data check: {checked} of {total} samples of '
+                      f'{loader} checked within {STARTUP_CHECK_SECONDS:g} s; '
+                      'check all with: python tools/misc/check_dataset.py '
+                      f'{runner.cfg.filename}', logger='current')
+        if budget <= 0:
+            return
 
 
 def _replace_syncbn(node):

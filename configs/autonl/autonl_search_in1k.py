@@ -37,7 +37,9 @@ val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
 default_hooks = dict(
     logger=dict(interval=100),
-    checkpoint=dict(interval=1, max_keep_ckpts=3))
+    # atomic checkpoints with the random states: exact --resume
+    checkpoint=dict(
+        type='ResumableCheckpointHook', interval=1, max_keep_ckpts=3))
 custom_hooks = [
     dict(type='SearchArchLoggerHook', interval=500),
     dict(type='GenotypeDumpHook'),

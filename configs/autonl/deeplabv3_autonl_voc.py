@@ -24,3 +24,7 @@ model = dict(
     backbone=dict(
         genotype=genotype,
         init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')))
+# Atomic checkpoints that hold the random states: --resume (also with
+# MMSeg's / MMPretrain's own tools/train.py) continues bit-exactly and falls
+# back to the newest readable checkpoint (autonl_mmseg/engine).
+default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'))

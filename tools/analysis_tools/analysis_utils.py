@@ -43,7 +43,7 @@ def build_model_from_config(config, cfg_options=None, syncbn_to_bn=True):
     """The model of one of our configs, in the config's default scope.
 
     Args:
-        config (str): Config path.
+        config (str | Config): Config path or a loaded config.
         cfg_options (dict, optional): Overrides (``--cfg-options``).
         syncbn_to_bn (bool): Turn SyncBN into BN: SyncBN has no CPU kernel
             and needs a process group; in eval mode both compute the same.
@@ -51,9 +51,13 @@ def build_model_from_config(config, cfg_options=None, syncbn_to_bn=True):
     """
     from mmengine.registry import MODELS, DefaultScope, init_default_scope
 
-    from autonl_mmseg.engine.launch import (_replace_syncbn, config_scope,
-                                            load_config)
-    cfg = load_config(config, cfg_options)
+    from mmengine.config import Config
+
+    from autonl_mmseg.engine.launch import (_replace_syncbn, check_pretrained,
+                                            config_scope, load_config)
+    cfg = config if isinstance(config, Config) else load_config(
+        config, cfg_options)
+    check_pretrained(cfg)
     if syncbn_to_bn:
         _replace_syncbn(cfg.model)
     scope = config_scope(cfg)

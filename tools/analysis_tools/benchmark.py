@@ -518,4 +518,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from autonl_mmseg.engine.cli import run_cli
+    run_cli(main)

@@ -25,6 +25,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from analysis_utils import TensorMode, build_model_from_config  # noqa: E402
 
+from autonl_mmseg.engine.cli import run_cli  # noqa: E402
 from autonl_mmseg.models import AutoNLNet  # noqa: E402
 from autonl_mmseg.models.utils.complexity import genotype_macs  # noqa: E402
 from autonl_mmseg.models.utils.genotype import load_genotype  # noqa: E402
@@ -190,7 +191,8 @@ def figure5(shape=(224, 224)):
 
 
 def config_complexity(config, shape, cfg_options=None):
-    """Params and MACs of the model of any of our configs."""
+    """Params and MACs of the model of any of our configs (a path or a
+    loaded ``Config``)."""
     model = build_model_from_config(config, cfg_options)
     if hasattr(model, 'init_weights'):
         model.init_weights()
@@ -213,6 +215,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not args.config and not args.paper_tables:
         parser.error('give a CONFIG or --paper-tables')
+    if args.shape is not None and (len(args.shape) > 2
+                                   or min(args.shape) < 1):
+        parser.error('--shape takes H [W], each >= 1')
     return args
 
 
@@ -221,12 +226,11 @@ def main(argv=None):
     if args.paper_tables:
         paper_tables()
     if args.config:
-        from autonl_mmseg.engine.launch import load_config
-        scope = load_config(args.config).get('default_scope')
-        shape = args.shape or [512 if scope == 'mmseg' else 224]
+        cfg = load_config(args.config, args.cfg_options)
+        shape = args.shape or [512 if cfg.get('default_scope') == 'mmseg'
+                               else 224]
         shape = (shape[0], shape[-1])
-        params, total, ops = config_complexity(args.config, shape,
-                                               args.cfg_options)
+        params, total, ops = config_complexity(cfg, shape)
         not_paper = {k: v for k, v in ops.items() if k in NOT_IN_PAPER}
         print(f'\n{args.config}\ninput shape: (1, 3, {shape[0]}, {shape[1]})')
         print(f'params: {params / 1e6:.3f}M')
@@ -238,4 +242,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

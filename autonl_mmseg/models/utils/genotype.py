@@ -40,10 +40,21 @@ writes version 2.
 Shipped genotypes (``mobilenet-v2``, ``mobilenet-v2-lightnl``, ``autonl-s``,
 ``autonl-l``) are package data in ``autonl_mmseg/models/genotypes/`` and
 are referred to by name from any directory.
+
+Limits: a genotype file is at most ``MAX_FILE_BYTES`` of UTF-8 JSON with no
+duplicate keys and only finite numbers (anywhere, ``meta`` included);
+``act`` is an activation registered in MMEngine's ``MODELS`` (MMCV's
+activations); ``kernel_size`` is odd in 1..``MAX_KERNEL_SIZE``;
+``expand_ratio`` in 1..``MAX_EXPAND_RATIO``; channel counts in
+1..``MAX_CHANNELS``; ``spatial_stride`` in 1..``MAX_SPATIAL_STRIDE``; at
+most ``MAX_BLOCKS`` blocks and about ``MAX_PARAMS`` weights. A file outside
+them is refused before any layer is built, so a typo can never allocate
+gigabytes.
 """
 import copy
 import inspect
 import json
+import math
 import os
 import os.path as osp
 import warnings
@@ -71,6 +82,16 @@ BLOCK_FIELDS = {
 V1_BLOCK_FIELDS = dict(BLOCK_FIELDS)
 V1_BLOCK_FIELDS['light_nl'] = V1_BLOCK_FIELDS.pop('non_local')
 LIGHT_NL_FIELDS = {'channel_ratio': (int, float), 'spatial_stride': int}
+# Sanity limits (see the module docstring). The paper's networks use kernels
+# 3/5, expansions 1/3/6, at most 1280 channels, spatial strides 1/2 and
+# about 5M weights; the limits leave room for larger searched networks.
+MAX_FILE_BYTES = 1 << 20
+MAX_KERNEL_SIZE = 11
+MAX_EXPAND_RATIO = 8
+MAX_CHANNELS = 4096
+MAX_SPATIAL_STRIDE = 8
+MAX_BLOCKS = 64
+MAX_PARAMS = 100_000_000
 # the package data directory of the shipped genotypes
 SHIPPED_DIR = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'genotypes')
@@ -88,10 +109,119 @@ def _type_name(types):
     return ' or '.join(names.get(t, t.__name__) for t in types)
 
 
+class _JSONObject(dict):
+    """A parsed JSON object that remembers a repeated key: ``json`` keeps
+    the last value silently, which would quietly change the network."""
+    duplicate_key = None
+
+
+def _json_object(pairs):
+    obj = _JSONObject()
+    for key, value in pairs:
+        if key in obj and obj.duplicate_key is None:
+            obj.duplicate_key = key
+        obj[key] = value
+    return obj
+
+
+def parse_genotype_text(data, source):
+    """Decode the bytes of a genotype file into Python objects.
+
+    Raises:
+        GenotypeError: if the bytes are not UTF-8 JSON text.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise GenotypeError(f'{source}: {len(data)} bytes; a genotype file '
+                            f'is at most {MAX_FILE_BYTES} bytes')
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise GenotypeError(
+            f'{source}: not a UTF-8 text file (byte 0x{data[e.start]:02x} at '
+            f'offset {e.start}); a genotype is a JSON text file') from None
+    try:
+        return json.loads(text, object_pairs_hook=_json_object)
+    # JSONDecodeError is a ValueError, as are over-long integers; deep
+    # nesting exhausts the recursion limit
+    except (ValueError, RecursionError) as e:
+        raise GenotypeError(f'{source}: not valid JSON: {e}') from None
+
+
+def _plain_copy(node):
+    """A deep copy with plain dicts (no ``_JSONObject``: a genotype must
+    pickle as builtin types only)."""
+    if isinstance(node, dict):
+        return {key: _plain_copy(value) for key, value in node.items()}
+    if isinstance(node, (list, tuple)):
+        return type(node)(_plain_copy(value) for value in node)
+    return copy.deepcopy(node)
+
+
+def _json_location(path):
+    """'top level', 'block 3', 'block 3: light_nl' or 'meta.search'."""
+    if not path:
+        return 'top level'
+    if path[0] == 'blocks' and len(path) > 1:
+        return ': '.join([f'block {path[1]}', *map(str, path[2:])])
+    return '.'.join(map(str, path))
+
+
+def _check_json_values(chk, node, path=()):
+    """Refuse repeated keys and NaN/infinite numbers anywhere in the data."""
+    if isinstance(node, dict):
+        if getattr(node, 'duplicate_key', None) is not None:
+            chk.fail(_json_location(path), node.duplicate_key,
+                     'key given twice (a JSON object names each key once)')
+        for key, value in node.items():
+            _check_json_values(chk, value, (*path, key))
+    elif isinstance(node, (list, tuple)):
+        for index, value in enumerate(node):
+            _check_json_values(chk, value, (*path, index))
+    elif isinstance(node, float) and not math.isfinite(node):
+        chk.fail(_json_location(path[:-1]), path[-1] if path else '',
+                 f'{node} is not a finite number')
+
+
+def registered_activations():
+    """Names of the activation layers in MMEngine's ``MODELS`` registry."""
+    import mmcv.cnn  # noqa: F401  (registers MMCV's activations)
+    from mmengine.registry import MODELS
+    from torch import nn
+    # MMCV registers torch.nn's activations and its own (Swish, HSwish, ...)
+    # into the same registry as every other model part; an activation is an
+    # element-wise module from one of these places.
+    modules = ('torch.nn.modules.activation', 'mmcv.cnn.bricks.activation',
+               'mmcv.cnn.bricks.swish', 'mmcv.cnn.bricks.hswish',
+               'mmcv.cnn.bricks.hsigmoid')
+    return sorted(
+        name for name, cls in MODELS.module_dict.items()
+        if isinstance(cls, type) and issubclass(cls, nn.Module)
+        and cls.__module__ in modules)
+
+
+def _estimated_params(data):
+    """Weights of the network a genotype describes, up to the small terms
+    (BN, SE, LightNL's depthwise conv): the bound that keeps a typo from
+    allocating gigabytes, not a report (``get_flops.py`` counts exactly)."""
+    in_channels = data['stem_channels']
+    total = 27 * in_channels
+    for block in data['blocks']:
+        hidden = in_channels * block['expand_ratio']
+        total += hidden * (in_channels + block['kernel_size']**2 +
+                           block['out_channels'])
+        in_channels = block['out_channels']
+    return total + in_channels * data['head_channels']
+
+
 class _Checker:
 
     def __init__(self, source):
         self.source = source
+
+    def check_range(self, where, field, value, low, high, what=''):
+        if not low <= value <= high:
+            self.fail(where, field, f'must be {what}in {low}..{high}, got '
+                      f'{value}')
 
     def fail(self, where, field, problem):
         raise GenotypeError(f'{self.source}: {where}: field {field!r}: '
@@ -141,9 +271,9 @@ def _check_non_local(chk, where, cfg):
     if 'channel_ratio' in cfg and not 0 < cfg['channel_ratio'] <= 1:
         chk.fail(where, 'channel_ratio',
                  f'must be in (0, 1], got {cfg["channel_ratio"]}')
-    if 'spatial_stride' in cfg and cfg['spatial_stride'] < 1:
-        chk.fail(where, 'spatial_stride',
-                 f'must be >= 1, got {cfg["spatial_stride"]}')
+    if 'spatial_stride' in cfg:
+        chk.check_range(where, 'spatial_stride', cfg['spatial_stride'], 1,
+                        MAX_SPATIAL_STRIDE)
 
 
 def validate_genotype(data, source='<dict>'):
@@ -157,7 +287,8 @@ def validate_genotype(data, source='<dict>'):
     if not isinstance(data, dict):
         raise GenotypeError(f'{source}: the genotype must be a JSON object, '
                             f'got {type(data).__name__}')
-    data = copy.deepcopy(data)
+    _check_json_values(chk, data)
+    data = _plain_copy(data)
     where = 'top level'
     chk.check_keys(where, data, list(GLOBAL_FIELDS) + ['blocks'],
                    OPTIONAL_GLOBAL_FIELDS)
@@ -180,11 +311,21 @@ def validate_genotype(data, source='<dict>'):
     for field in ('stem_channels', 'head_channels'):
         if data[field] <= 0:
             chk.fail(where, field, f'must be positive, got {data[field]}')
+        chk.check_range(where, field, data[field], 1, MAX_CHANNELS)
+    activations = registered_activations()
+    if data['act'] not in activations:
+        chk.fail(where, 'act', f'unknown activation {data["act"]!r} (the '
+                 f'registered ones: {", ".join(activations)})')
+    if 'name' in data:
+        chk.check_type(where, 'name', data['name'], str)
     if 'meta' in data and not isinstance(data['meta'], dict):
         chk.fail(where, 'meta', 'expected object')
     blocks = data['blocks']
     if not isinstance(blocks, list) or not blocks:
         chk.fail(where, 'blocks', 'expected a non-empty list of blocks')
+    if len(blocks) > MAX_BLOCKS:
+        chk.fail(where, 'blocks', f'{len(blocks)} blocks; at most '
+                 f'{MAX_BLOCKS}')
     for i, block in enumerate(blocks):
         where = f'block {i}'
         if not isinstance(block, dict):
@@ -197,14 +338,20 @@ def validate_genotype(data, source='<dict>'):
         if block['expand_ratio'] < 1:
             chk.fail(where, 'expand_ratio',
                      f'must be >= 1, got {block["expand_ratio"]}')
+        chk.check_range(where, 'expand_ratio', block['expand_ratio'], 1,
+                        MAX_EXPAND_RATIO)
         if block['out_channels'] <= 0:
             chk.fail(where, 'out_channels',
                      f'must be positive, got {block["out_channels"]}')
+        chk.check_range(where, 'out_channels', block['out_channels'], 1,
+                        MAX_CHANNELS)
         if block['stride'] not in (1, 2):
             chk.fail(where, 'stride', f'must be 1 or 2, got {block["stride"]}')
         if block['kernel_size'] <= 0 or block['kernel_size'] % 2 == 0:
             chk.fail(where, 'kernel_size', 'must be a positive odd number, '
                      f'got {block["kernel_size"]}')
+        chk.check_range(where, 'kernel_size', block['kernel_size'], 1,
+                        MAX_KERNEL_SIZE, 'odd and ')
         if not 0 <= block['se_ratio'] <= 1:
             chk.fail(where, 'se_ratio', 'must be in (0, 1] (or 0 for no SE), '
                      f'got {block["se_ratio"]}')
@@ -219,6 +366,12 @@ def validate_genotype(data, source='<dict>'):
             where_nl = f'block {i}: ' + ('light_nl'
                                          if version == 1 else 'non_local')
             _check_non_local(chk, where_nl, block['non_local'])
+    params = _estimated_params(data)
+    if params > MAX_PARAMS:
+        raise GenotypeError(
+            f'{source}: about {params / 1e6:.0f}M weights; a genotype may '
+            f'describe at most {MAX_PARAMS / 1e6:.0f}M (channels and '
+            'expansions too large)')
     return data
 
 
@@ -267,12 +420,12 @@ def load_genotype(genotype):
         raise GenotypeError('genotype must be a path, a shipped name or a '
                             f'dict, got {type(genotype).__name__}')
     path = resolve_genotype_path(str(genotype))
-    with open(path) as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise GenotypeError(f'{path}: not valid JSON: {e}') from None
-    return validate_genotype(data, path)
+    if osp.getsize(path) > MAX_FILE_BYTES:  # before reading it into memory
+        raise GenotypeError(f'{path}: {osp.getsize(path)} bytes; a genotype '
+                            f'file is at most {MAX_FILE_BYTES} bytes')
+    with open(path, 'rb') as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    return validate_genotype(parse_genotype_text(data, path), path)
 
 
 def to_plain(obj):
