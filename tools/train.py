@@ -12,8 +12,9 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import autonl_mmseg  # noqa: F401,E402  (registers modules, checkpoint allow-list)
 from autonl_mmseg.engine.launch import (build_runner, check_checkpoint,  # noqa: E402
                                         check_data_roots, config_scope,
-                                        load_config, set_local_rank,
+                                        fail, load_config, set_local_rank,
                                         setup_distributed)
+from autonl_mmseg.models.utils import GenotypeMismatchError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -69,15 +70,20 @@ def main(argv=None):
                                 osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            # mmengine's AmpOptimWrapper has no CPU mode (it asserts)
+            fail('--amp needs a CUDA GPU; none is available, train without '
+                 '--amp')
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper == 'AmpOptimWrapper':
             from mmengine.logging import print_log
             print_log('AMP training is already enabled in your config.',
                       logger='current', level=logging.WARNING)
+        elif optim_wrapper != 'OptimWrapper':
+            fail('--amp only works with optim_wrapper type OptimWrapper, '
+                 f'the config has {optim_wrapper}')
         else:
-            assert optim_wrapper == 'OptimWrapper', (
-                '`--amp` is only supported when the optimizer wrapper type is '
-                f'`OptimWrapper` but got {optim_wrapper}.')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
@@ -95,7 +101,10 @@ def main(argv=None):
         check_checkpoint(cfg.get('load_from', None), 'load_from checkpoint')
 
     runner = build_runner(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except GenotypeMismatchError as e:  # load_from, --resume or Pretrained
+        fail(str(e))
     return runner
 
 

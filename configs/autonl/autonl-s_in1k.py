@@ -13,3 +13,6 @@ model = dict(backbone=dict(genotype=genotype))
 train_dataloader = dict(batch_size=128)
 val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
+# the genotype in every checkpoint's meta (also under MMSeg's / MMPretrain's
+# own tools/train.py)
+default_hooks = dict(genotype=dict(type='GenotypeMetaHook'))

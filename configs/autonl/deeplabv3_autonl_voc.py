@@ -24,3 +24,6 @@ model = dict(
     backbone=dict(
         genotype=genotype,
         init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')))
+# the genotype in every checkpoint's meta (also under MMSeg's / MMPretrain's
+# own tools/train.py)
+default_hooks = dict(genotype=dict(type='GenotypeMetaHook'))

@@ -13,6 +13,7 @@ model = dict(
     backbone=dict(genotype=genotype),
     head=dict(num_classes={{_base_.num_classes}}, topk=(1, )))
 default_hooks = dict(
+    genotype=dict(type='GenotypeMetaHook'),  # genotype in checkpoint meta
     logger=dict(interval=10),
     checkpoint=dict(interval=2, max_keep_ckpts=2))
 randomness = dict(seed=0)
