@@ -100,7 +100,6 @@ def main(argv=None):
 
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            from autonl_mmseg.engine.launch import fail
             fail('--tta needs tta_model and tta_pipeline in the config')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
@@ -111,7 +110,6 @@ def main(argv=None):
             cfg.test_evaluator['output_dir'] = args.out
             cfg.test_evaluator['keep_results'] = True
         elif not args.out.endswith(('.pkl', '.pickle')):
-            from autonl_mmseg.engine.launch import fail
             fail('--out must be a .pkl file for classification configs')
     check_data_roots(cfg, ['test_dataloader'])
 
