@@ -1,12 +1,19 @@
-"""Shared fixtures: the repository root, tiny toy datasets, a tool runner."""
+"""Shared fixtures: the repository root, tiny toy datasets, a tool runner,
+toy runs of tools/train.py."""
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The package of THIS checkout, whatever the environment holds (an editable
+# install may point at another clone); tools run by run_tool get it through
+# PYTHONPATH (their own sys.path insert does the same for our tools; the
+# upstream tools need it for custom_imports).
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'tools' / 'dataset_converters'))
 
 
@@ -55,6 +62,8 @@ def cls_data_options(imagenet_root):
 def run_tool(args, timeout=600, env=None, check=True):
     """Run a command from the repo root; return the CompletedProcess."""
     full_env = dict(os.environ, PYTHONUNBUFFERED='1', PYTHON=sys.executable)
+    full_env['PYTHONPATH'] = os.pathsep.join(
+        [str(ROOT)] + [p for p in [os.environ.get('PYTHONPATH')] if p])
     full_env.update(env or {})
     cmd = [sys.executable, *args] if args[0].endswith('.py') else list(args)
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
@@ -64,3 +73,54 @@ def run_tool(args, timeout=600, env=None, check=True):
             f'{" ".join(cmd)} exited {proc.returncode}\n--- stdout ---\n'
             f'{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}')
     return proc
+
+
+# Toy runs of tools/train.py shared by the tool tests: a DeepLabV3 +
+# MobileNetV2 segmentor (2 iterations) and the MobileNetV2 / MobileNetV2-
+# LightNL classifiers (1 epoch of 3 iterations), each with its work dir,
+# checkpoint and the terminal output of its training.
+SEG_CONFIG = 'configs/autonl/toy/deeplabv3_mobilenet-v2_toy-voc.py'
+CLS_CONFIGS = {
+    'mobilenet-v2': 'configs/autonl/toy/mobilenet-v2_toy-in1k.py',
+    'mobilenet-v2-lightnl':
+    'configs/autonl/toy/mobilenet-v2-lightnl_toy-in1k.py',
+}
+SINGLE_THREAD = dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+
+
+def seg_test_options(voc_root):
+    """Data root, main-process loading, batch 2."""
+    return seg_data_options(voc_root) + [
+        f'{loader}.{key}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')
+        for key in ('num_workers=0', 'persistent_workers=False')
+    ] + ['train_dataloader.batch_size=2']
+
+
+def train_toy(config, work_dir, options):
+    proc = run_tool(['tools/train.py', config, '--work-dir', str(work_dir),
+                     '--cfg-options', *options], env=SINGLE_THREAD)
+    checkpoint = (work_dir / 'last_checkpoint').read_text().strip()
+    return SimpleNamespace(config=config, work_dir=work_dir,
+                           checkpoint=Path(checkpoint),
+                           output=proc.stdout + proc.stderr)
+
+
+@pytest.fixture(scope='session')
+def seg_run(toy_voc_root, tmp_path_factory):
+    """2 iterations; the LoggerHook's interval (20) left as configured."""
+    return train_toy(SEG_CONFIG, tmp_path_factory.mktemp('seg_run'),
+                     seg_test_options(toy_voc_root) + [
+                         'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                         'default_hooks.checkpoint.interval=2'])
+
+
+@pytest.fixture(scope='session')
+def cls_runs(toy_imagenet_root, tmp_path_factory):
+    """{genotype: run}, 1 epoch each."""
+    options = cls_data_options(toy_imagenet_root) + [
+        'train_dataloader.batch_size=8', 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1', 'default_hooks.checkpoint.interval=1']
+    return {name: train_toy(config, tmp_path_factory.mktemp(name), options)
+            for name, config in CLS_CONFIGS.items()}

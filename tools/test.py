@@ -13,6 +13,7 @@ from autonl_mmseg.engine.launch import (build_runner, check_checkpoint,  # noqa:
                                         check_data_roots, check_seg_map_sizes,
                                         config_scope, fail, load_config,
                                         set_local_rank, setup_distributed)
+from autonl_mmseg.models.utils import GenotypeMismatchError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -36,9 +37,8 @@ def parse_args(argv=None):
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
         '--show-dir',
-        help='directory where painted images will be saved. '
-        'If specified, it will be automatically saved '
-        'to the work_dir/timestamp/show_dir')
+        help='directory where every test image is saved with its '
+        'prediction drawn (DIR/<image name>.png)')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
@@ -67,13 +67,11 @@ def trigger_visualization_hook(cfg, args, scope):
              'default_hooks (visualization=dict(type=...VisualizationHook))')
     hook = default_hooks['visualization']
     if scope == 'mmseg':
-        hook['draw'] = True
-        if args.show:
-            hook['show'] = True
-            hook['wait_time'] = args.wait_time
-        if args.show_dir:
-            visualizer = cfg.visualizer
-            visualizer['save_dir'] = args.show_dir
+        # every image into --show-dir itself (MMSeg's SegVisualizationHook
+        # draws one batch in 50 into DIR/vis_data/vis_image)
+        default_hooks['visualization'] = dict(
+            type='SegShowDirHook', out_dir=args.show_dir, show=args.show,
+            wait_time=args.wait_time)
     else:
         hook['enable'] = True
         hook['show'] = args.show
@@ -121,12 +119,13 @@ def main(argv=None):
         from mmpretrain.evaluation import DumpResults
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
+    try:
         metrics = runner.test()
-    else:
-        metrics = runner.test()
-        if scope == 'mmpretrain' and args.out and args.out_item == 'metrics':
-            import mmengine
-            mmengine.dump(metrics, args.out)
+    except GenotypeMismatchError as e:  # a checkpoint of another genotype
+        fail(str(e))
+    if scope == 'mmpretrain' and args.out and args.out_item == 'metrics':
+        import mmengine
+        mmengine.dump(metrics, args.out)
     return metrics
 
 

@@ -23,6 +23,7 @@ from autonl_mmseg.engine.launch import (build_runner, check_checkpoint,  # noqa:
                                         config_scope, fail, load_config,
                                         set_local_rank, setup_distributed,
                                         use_resumable_checkpoints)
+from autonl_mmseg.models.utils import GenotypeMismatchError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -78,15 +79,20 @@ def main(argv=None):
                                 osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            # mmengine's AmpOptimWrapper has no CPU mode (it asserts)
+            fail('--amp needs a CUDA GPU; none is available, train without '
+                 '--amp')
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if optim_wrapper == 'AmpOptimWrapper':
             from mmengine.logging import print_log
             print_log('AMP training is already enabled in your config.',
                       logger='current', level=logging.WARNING)
+        elif optim_wrapper != 'OptimWrapper':
+            fail('--amp only works with optim_wrapper type OptimWrapper, '
+                 f'the config has {optim_wrapper}')
         else:
-            if optim_wrapper != 'OptimWrapper':
-                fail('--amp is only supported when the optimizer wrapper '
-                     f'type is OptimWrapper, got {optim_wrapper}')
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
@@ -108,7 +114,10 @@ def main(argv=None):
 
     runner = build_runner(cfg)
     check_datasets(runner, loaders)
-    runner.train()
+    try:
+        runner.train()
+    except GenotypeMismatchError as e:  # load_from, --resume or Pretrained
+        fail(str(e))
     return runner
 
 

@@ -1,11 +1,14 @@
-"""Generic training hooks of ours (the search's own hooks are in
-``autonl_mmseg.search.hooks``)."""
+"""Generic hooks of ours: reproducible epochs, the genotype in every
+checkpoint, every test image drawn (the search's own hooks are in
+``autonl_mmseg.search.hooks``; the console's in ``console.py``)."""
+import os.path as osp
 import random
 
 import numpy as np
 import torch
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 
@@ -32,3 +35,79 @@ class EpochSeedHook(Hook):
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
+
+
+def model_genotype(model):
+    """The genotype of a model with an ``AutoNLNet`` backbone (the one it
+    is built from) or of a search model (the architecture decoded now, with
+    MACs and params in ``meta``); None for any other model."""
+    from ..models.backbones import AutoNLNet
+    model = model.module if is_model_wrapper(model) else model
+    if hasattr(model, 'export_genotype'):
+        return model.export_genotype()
+    return next((m.genotype for m in model.modules()
+                 if isinstance(m, AutoNLNet)), None)
+
+
+@HOOKS.register_module()
+class GenotypeMetaHook(Hook):
+    """Write the network's genotype (the full JSON of a genotype file) into
+    every checkpoint's ``meta['genotype']``, so that a checkpoint says what
+    it is: ``tools/export_genotype.py CHECKPOINT OUT`` writes it back out.
+    A search checkpoint gets the architecture decoded at that iteration.
+
+    Our configs list it in ``default_hooks`` (so MMSeg's and MMPretrain's
+    own ``tools/train.py`` write it too); our ``tools/train.py`` adds it to
+    any config that lacks it. Models without an ``AutoNLNet`` backbone are
+    left alone.
+    """
+
+    priority = 'LOW'
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        genotype = model_genotype(runner.model)
+        if genotype is not None:
+            checkpoint.setdefault('meta', {})['genotype'] = genotype
+
+
+@HOOKS.register_module()
+class SegShowDirHook(Hook):
+    """Draw every test prediction of a segmentor into
+    ``out_dir/<image name>.png`` (``tools/test.py --show-dir``).
+
+    MMSeg's ``SegVisualizationHook`` draws one batch in ``interval`` into
+    its visualizer's backends (``DIR/vis_data/vis_image/``); this is the
+    behaviour of MMPretrain's ``VisualizationHook(out_dir=...)`` for
+    segmentation: every image, one flat folder, drawn by the config's
+    ``SegLocalVisualizer`` (image and predicted mask blended).
+
+    Args:
+        out_dir (str, optional): Folder of the PNGs; None only shows them.
+        show (bool): Also show each drawing in a window. Default: False.
+        wait_time (float): Seconds each window stays. Default: 0.
+        backend_args (dict, optional): File backend for reading the images.
+    """
+
+    def __init__(self, out_dir=None, show=False, wait_time=0.,
+                 backend_args=None):
+        self.out_dir = out_dir
+        self.show = show
+        self.wait_time = wait_time
+        self.backend_args = backend_args
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None):
+        import mmcv
+        from mmengine import fileio
+        from mmengine.visualization import Visualizer
+        visualizer = Visualizer.get_current_instance()
+        for output in outputs:
+            img = mmcv.imfrombytes(
+                fileio.get(output.img_path, backend_args=self.backend_args),
+                channel_order='rgb')
+            name = osp.splitext(osp.basename(output.img_path))[0]
+            visualizer.add_datasample(
+                name, img, data_sample=output, show=self.show,
+                wait_time=self.wait_time,
+                out_file=osp.join(self.out_dir, f'{name}.png')
+                if self.out_dir else None)

@@ -243,8 +243,19 @@ def set_local_rank(local_rank):
 
 
 def build_runner(cfg):
+    """The config's Runner, with a quiet console (``console.py``) and the
+    genotype written into every checkpoint (``GenotypeMetaHook``, for
+    configs that do not list it)."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+
+    from .console import build_quiet_runner
+    hooks = [h.get('type') for h in (cfg.get('default_hooks') or {}).values()
+             if isinstance(h, dict)]
+    hooks += [h.get('type') for h in cfg.get('custom_hooks') or []]
+    if 'GenotypeMetaHook' not in hooks:
+        cfg.setdefault('default_hooks', {})['genotype'] = dict(
+            type='GenotypeMetaHook')
+    runner_cls = RUNNERS.get(cfg.runner_type) if 'runner_type' in cfg \
+        else Runner
+    return build_quiet_runner(cfg, runner_cls)

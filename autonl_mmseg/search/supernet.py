@@ -2,7 +2,7 @@
 from mmengine.registry import MODELS
 
 from ..models.backbones.mbconv_net import MBConvNet
-from ..models.utils.genotype import (FORMAT_NAME, FORMAT_VERSION,
+from ..models.utils.genotype import (FORMAT_NAME, FORMAT_VERSION, to_plain,
                                      validate_genotype)
 from .gates import ThresholdGate
 from .search_space import build_search_space
@@ -108,6 +108,9 @@ class AutoNLSuperNet(MBConvNet):
             conv_cfg=self.conv_cfg,
             norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg)
+
+    def architecture_spec(self):
+        return dict(search_space=to_plain(self.space['definition']))
 
     # ------------------------------------------------------------ search --
     def blocks(self):

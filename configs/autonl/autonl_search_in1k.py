@@ -36,6 +36,7 @@ train_dataloader = dict(batch_size=128, persistent_workers=False)
 val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
 default_hooks = dict(
+    genotype=dict(type='GenotypeMetaHook'),  # genotype in checkpoint meta
     logger=dict(interval=100),
     # atomic checkpoints with the random states: exact --resume
     checkpoint=dict(

@@ -24,7 +24,10 @@ model = dict(
     backbone=dict(
         genotype=genotype,
         init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')))
-# Atomic checkpoints that hold the random states: --resume (also with
-# MMSeg's / MMPretrain's own tools/train.py) continues bit-exactly and falls
-# back to the newest readable checkpoint (autonl_mmseg/engine).
-default_hooks = dict(checkpoint=dict(type='ResumableCheckpointHook'))
+# Atomic checkpoints that hold the random states and the genotype: --resume
+# (also with MMSeg's / MMPretrain's own tools/train.py) continues bit-exactly
+# and falls back to the newest readable checkpoint; every checkpoint's meta
+# names its genotype (autonl_mmseg/engine).
+default_hooks = dict(
+    checkpoint=dict(type='ResumableCheckpointHook'),
+    genotype=dict(type='GenotypeMetaHook'))

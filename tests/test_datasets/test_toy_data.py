@@ -110,10 +110,18 @@ def test_class_design_needs_shape_and_texture():
     assert sorted(appearance) == list(range(1, 21))
     # a bijection onto shapes x textures
     assert len(set(appearance.values())) == 20
+    assert set(appearance.values()) <= {
+        (s, t) for s in toy_scenes.SHAPES for t in toy_scenes.TEXTURES}
     pairs = [appearance[i] for i in DEFAULT_IDS]
-    for idx in (0, 1):  # every default shape / texture is used twice
-        values = [p[idx] for p in pairs]
-        assert all(values.count(v) >= 2 for v in values)
+    # the six default classes wear six different shapes and six different
+    # textures (the diagonal of shapes x textures)
+    for idx in (0, 1):
+        assert len({p[idx] for p in pairs}) == len(DEFAULT_IDS)
+    # background objects never wear a texture of a selected class, but may
+    # have any class's shape: the shape alone does not make an object
+    distractors = toy_scenes._distractor_pairs(DEFAULT_IDS)
+    assert not {t for _, t in distractors} & {t for _, t in pairs}
+    assert {s for s, _ in pairs} <= {s for s, _ in distractors}
     assert toy_scenes.parse_class_ids(None) == DEFAULT_IDS
     assert toy_scenes.parse_class_ids('bird,1') == (1, 3)
     with pytest.raises(ValueError):
@@ -134,7 +142,7 @@ def test_render_scene_is_pure_function_of_rng():
     assert img_a.shape[:2] != img_c.shape[:2] or not np.array_equal(
         img_a, img_c)
     assert img_a.dtype == np.uint8 and img_a.shape[2] == 3
-    assert 128 <= img_a.shape[0] <= 192 and 128 <= img_a.shape[1] <= 192
+    assert 96 <= img_a.shape[0] <= 144 and 96 <= img_a.shape[1] <= 144
 
 
 # --------------------------------------------------------------------------

@@ -12,13 +12,17 @@ from autonl_mmseg.models.utils.complexity import genotype_params
 @pytest.mark.parametrize('name', ['autonl-s', 'mobilenet-v2-lightnl'])
 def test_state_dict_keys_as_before(name, repo_root):
     """Checkpoints written before the backbone shared its skeleton with the
-    supernet (keys and shapes recorded from that code) load strictly."""
+    supernet (keys and shapes recorded from that code), and before it
+    stored its ``architecture``, load strictly."""
     fixture = repo_root / 'tests/fixtures/autonl_net_state_dict_keys.json'
     with open(fixture) as f:
         recorded = json.load(f)[name]
     state = AutoNLNet(genotype=name).state_dict()
-    assert list(state) == list(recorded)
-    assert {k: list(v.shape) for k, v in state.items()} == recorded
+    # the one key added since: the genotype the weights belong to
+    assert list(state)[0] == 'architecture'
+    assert list(state)[1:] == list(recorded)
+    assert {k: list(v.shape) for k, v in state.items()
+            if k != 'architecture'} == recorded
     old_checkpoint = {k: torch.zeros(shape) for k, shape in recorded.items()}
     AutoNLNet(genotype=name).load_state_dict(old_checkpoint, strict=True)
 

@@ -84,6 +84,14 @@ def test_export_genotype(search_work_dir, tmp_path):
     assert exported['blocks'] == read(search_work_dir /
                                       'genotype.json')['blocks']
     assert exported['meta']['iter'] == SEARCH_EPOCHS * ITERS_PER_EPOCH
+    # without the config: the genotype GenotypeMetaHook wrote into the
+    # checkpoint's meta (decoded at that checkpoint), MACs included
+    meta_out = tmp_path / 'from_meta.json'
+    load_script('tools/export_genotype.py').main([
+        str(search_work_dir / f'epoch_{SEARCH_EPOCHS}.pth'), str(meta_out)])
+    from_meta = load_genotype(str(meta_out))
+    assert from_meta['blocks'] == exported['blocks']
+    assert from_meta['meta']['macs'] == exported['meta']['macs']
 
 
 def test_retrain_classifier_from_genotype(search_work_dir, tmp_path,

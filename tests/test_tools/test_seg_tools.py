@@ -1,4 +1,5 @@
 """tools/train.py, --resume and tools/test.py on a segmentation config."""
+import mmcv
 import torch
 
 from conftest import run_tool, seg_data_options
@@ -63,7 +64,14 @@ def test_show_dir_and_out(toy_voc_root, tmp_path):
     out = tmp_path / 'pred'
     run_tool(['tools/test.py', CONFIG, str(work / 'iter_1.pth'),
               '--work-dir', str(tmp_path / 'test'), '--out', str(out),
-              '--show-dir', str(tmp_path / 'show'), '--cfg-options', *opts,
-              'default_hooks.visualization.interval=1'])
+              '--show-dir', str(tmp_path / 'show'), '--cfg-options', *opts])
     assert len(list(out.glob('*.png'))) == 4
-    assert list((tmp_path / 'show').rglob('*.png'))  # painted predictions
+    # every test image painted, flat in --show-dir (MMSeg's hook would
+    # draw 1 in 50 into show/vis_data/vis_image)
+    val = (toy_voc_root / 'ImageSets/Segmentation/val.txt').read_text()
+    shown = sorted(p.name for p in (tmp_path / 'show').iterdir())
+    assert shown == sorted(f'{name}.png' for name in val.split())
+    painted = mmcv.imread(str(tmp_path / 'show' / shown[0]))
+    image = mmcv.imread(str(toy_voc_root / 'JPEGImages' /
+                            shown[0].replace('.png', '.jpg')))
+    assert painted.shape == image.shape and (painted != image).any()

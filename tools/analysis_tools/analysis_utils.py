@@ -10,8 +10,7 @@ import torch
 from torch import nn
 
 ROOT = osp.abspath(osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+sys.path.insert(0, ROOT)  # this checkout's package, whatever is installed
 
 import autonl_mmseg  # noqa: F401,E402  (registers our modules)
 

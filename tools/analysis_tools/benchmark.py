@@ -403,25 +403,34 @@ def run_benchmark(groups=GROUPS, devices=('cpu', ), batches=(1, 8),
                   seg_batches=(1, 2), repeats=None, warmup=None,
                   verbose=True):
     """Build and measure the groups; return the list of result dicts."""
+    from autonl_mmseg.engine import progress_bar
     results = []
-    for group in groups:
-        group_batches = seg_batches if group == 'deeplab' else batches
-        with warnings.catch_warnings():  # deprecation notes of the builders
-            warnings.simplefilter('ignore')
-            cases = BUILDERS[group](batches=group_batches)
-        n_repeats = DEFAULT_RUNS[group][0] if repeats is None else repeats
-        n_warmup = DEFAULT_RUNS[group][1] if warmup is None else warmup
-        if verbose:
-            print(f'\n{TITLES[group]}  [{n_repeats} timed runs after '
-                  f'{n_warmup} warm-up, median]', flush=True)
-        for case in cases:
-            case_results = [measure_case(case, batch, device, n_repeats,
-                                         n_warmup)
-                            for device in devices for batch in case.batches]
-            results.extend(case_results)
+    with progress_bar(disable=not verbose) as bar:
+        for group in groups:
+            group_batches = seg_batches if group == 'deeplab' else batches
+            with warnings.catch_warnings():  # deprecation notes of builders
+                warnings.simplefilter('ignore')
+                cases = BUILDERS[group](batches=group_batches)
+            n_repeats = DEFAULT_RUNS[group][0] if repeats is None else repeats
+            n_warmup = DEFAULT_RUNS[group][1] if warmup is None else warmup
             if verbose:
-                print_table(case, case_results)
-                sys.stdout.flush()
+                print(f'\n{TITLES[group]}  [{n_repeats} timed runs after '
+                      f'{n_warmup} warm-up, median]', flush=True)
+            task = bar.add_task(
+                group, total=len(devices) * sum(len(c.batches)
+                                                for c in cases))
+            for case in cases:
+                case_results = []
+                for device in devices:
+                    for batch in case.batches:
+                        case_results.append(measure_case(
+                            case, batch, device, n_repeats, n_warmup))
+                        bar.advance(task)
+                results.extend(case_results)
+                if verbose:
+                    print_table(case, case_results)
+                    sys.stdout.flush()
+            bar.remove_task(task)
     return results
 
 

@@ -116,8 +116,18 @@ def fmt(n, unit=1e6):
 def paper_tables(shape=(224, 224)):
     """Print Tables 1 and 3 and Figure 5's family beside the paper; return
     the rows of each."""
+    from autonl_mmseg.engine import progress_bar
+    with progress_bar() as bar:
+        task = bar.add_task(
+            'counting MACs',
+            total=1 + len(TABLE1) + len(TABLE3) + 2 * len(FIGURE5_WIDTHS))
+        return _paper_tables(shape, lambda: bar.advance(task))
+
+
+def _paper_tables(shape, advance):
     rows1, rows3 = [], []
     _, base_ops = count(AutoNLNet(genotype='mobilenet-v2'), shape)
+    advance()
     base = paper_rule(base_ops)
     print(f'\nTable 1: non-local variants in all 17 blocks of MobileNetV2 at '
           f'{shape[0]}x{shape[1]} (backbone MACs {fmt(base)}; paper 301M)')
@@ -126,6 +136,7 @@ def paper_tables(shape=(224, 224)):
     for label, non_local, compact, paper in TABLE1:
         _, ops = count(
             AutoNLNet(genotype=variant_genotype(non_local, compact)), shape)
+        advance()
         delta = paper_rule(ops) - base
         bn = ops.get('batch_norm', 0) - base_ops.get('batch_norm', 0)
         unit = 1e9 if paper >= 1e9 else 1e6
@@ -142,6 +153,7 @@ def paper_tables(shape=(224, 224)):
         model = build_classifier(name)
         params = sum(p.numel() for p in model.parameters())
         _, ops = count(TensorMode(model), shape)
+        advance()
         macs = paper_rule(ops)
         analytic = genotype_macs(load_genotype(name), shape)['total']
         p_paper = f'{paper_params / 1e6:.1f}M' if paper_params else '-'
@@ -153,13 +165,14 @@ def paper_tables(shape=(224, 224)):
         rows3.append(dict(name=name, params=params, paper_params=paper_params,
                           macs=macs, paper_macs=paper_macs,
                           analytic=analytic))
-    rows5 = figure5(shape)
+    rows5 = figure5(shape, advance)
     return rows1, rows3, rows5
 
 
-def figure5(shape=(224, 224)):
+def figure5(shape=(224, 224), advance=lambda: None):
     """MobileNetV2 and MobileNetV2-LightNL classifiers at Figure 5's width
-    multipliers; print and return the rows."""
+    multipliers; print and return the rows (``advance()`` after each
+    model)."""
     print(f'\nFigure 5: MobileNetV2 vs MobileNetV2-LightNL by width '
           f'multiplier at {shape[0]}x{shape[1]}, 1000 classes')
     print(f'{"width":>5s} {"params":>8s} {"MACs":>8s} {"+LightNL":>9s} '
@@ -171,6 +184,7 @@ def figure5(shape=(224, 224)):
                           ('light_nl', 'mobilenet-v2-lightnl')):
             model = build_classifier(name, widen_factor=width)
             _, ops = count(TensorMode(model), shape)
+            advance()
             row[f'{key}_params'] = sum(p.numel() for p in model.parameters())
             row[f'{key}_macs'] = paper_rule(ops)
             row[f'{key}_analytic'] = genotype_macs(
@@ -193,9 +207,9 @@ def figure5(shape=(224, 224)):
 def config_complexity(config, shape, cfg_options=None):
     """Params and MACs of the model of any of our configs (a path or a
     loaded ``Config``)."""
+    # no init_weights(): MACs and params do not depend on the values (and
+    # without a log file MMEngine would print one line per parameter)
     model = build_model_from_config(config, cfg_options)
-    if hasattr(model, 'init_weights'):
-        model.init_weights()
     params = sum(p.numel() for p in model.parameters())
     total, ops = count(TensorMode(model), shape)
     return params, total, ops

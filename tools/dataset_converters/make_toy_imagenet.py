@@ -19,6 +19,7 @@ arguments does nothing; ``--force`` regenerates.
 import argparse
 
 import toy_scenes as ts
+from toy_progress import count_calls
 
 
 def parse_args(argv=None):
@@ -40,11 +41,15 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    s = ts.generate_toy_imagenet(
-        out=args.out, seed=args.seed,
-        num_train_per_class=args.num_train_per_class,
-        num_val_per_class=args.num_val_per_class, size=args.size,
-        class_ids=ts.parse_class_ids(args.classes), force=args.force)
+    class_ids = ts.parse_class_ids(args.classes)
+    total = len(class_ids) * (args.num_train_per_class +
+                              args.num_val_per_class)
+    with count_calls(ts, 'render_object_crop', total, 'toy ImageNet images'):
+        s = ts.generate_toy_imagenet(
+            out=args.out, seed=args.seed,
+            num_train_per_class=args.num_train_per_class,
+            num_val_per_class=args.num_val_per_class, size=args.size,
+            class_ids=class_ids, force=args.force)
     cls = ','.join(s['classes'])
     if not s['generated']:
         print(f'toy_imagenet: {args.out} is up to date (seed={s["seed"]}, '

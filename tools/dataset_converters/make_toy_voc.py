@@ -16,6 +16,7 @@ A second run with the same arguments finds the manifest and does nothing;
 import argparse
 
 import toy_scenes as ts
+from toy_progress import count_calls
 
 
 def parse_args(argv=None):
@@ -42,11 +43,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    s = ts.generate_toy_voc(
-        out=args.out, seed=args.seed, num_train=args.num_train,
-        num_val=args.num_val, num_aug_extra=args.num_aug_extra,
-        class_ids=ts.parse_class_ids(args.classes),
-        void_radius=args.void_radius, force=args.force)
+    total = args.num_train + args.num_val + args.num_aug_extra
+    with count_calls(ts, 'render_scene', total, 'toy VOC images'):
+        s = ts.generate_toy_voc(
+            out=args.out, seed=args.seed, num_train=args.num_train,
+            num_val=args.num_val, num_aug_extra=args.num_aug_extra,
+            class_ids=ts.parse_class_ids(args.classes),
+            void_radius=args.void_radius, force=args.force)
     cls = ','.join(s['classes'])
     if not s['generated']:
         print(f'toy_voc: {args.out} is up to date (seed={s["seed"]}, '

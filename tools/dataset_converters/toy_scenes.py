@@ -368,9 +368,17 @@ def _finish(img, rng) -> np.ndarray:
 # --------------------------------------------------------------------------
 # scenes
 # --------------------------------------------------------------------------
+#: Scene composition: P(1, 2, ... objects), P(0, 1, ... distractors), object
+#: radius as a fraction of the short side, and background clutter.
+SCENE_OBJECTS_P = (.3, .4, .3)
+SCENE_DISTRACTORS_P = (.4, .4, .2)
+SCENE_RADIUS = (0.2, 0.32)
+SCENE_CLUTTER = True
+
+
 def render_scene(rng: np.random.Generator,
                  class_ids: Sequence[int] = DEFAULT_CLASS_IDS,
-                 size_range: Tuple[int, int] = (128, 192),
+                 size_range: Tuple[int, int] = (96, 144),
                  max_tries: int = 8) -> Tuple[np.ndarray, np.ndarray]:
     """Render one segmentation scene.
 
@@ -384,13 +392,14 @@ def render_scene(rng: np.random.Generator,
     h, w = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, 2))
     short = min(h, w)
     for _ in range(max_tries):
-        img = _background(rng, h, w)
+        img = _background(rng, h, w, clutter=SCENE_CLUTTER)
         label = np.zeros((h, w), np.uint8)
-        n_obj = int(rng.choice([1, 2, 3, 4], p=[.3, .35, .25, .1]))
-        n_dis = int(rng.choice([0, 1, 2], p=[.35, .4, .25]))
+        n_obj = 1 + int(rng.choice(len(SCENE_OBJECTS_P), p=SCENE_OBJECTS_P))
+        n_dis = int(rng.choice(len(SCENE_DISTRACTORS_P),
+                               p=SCENE_DISTRACTORS_P))
         kinds = [1] * n_obj + [0] * n_dis
         for k in rng.permutation(len(kinds)):
-            radius = rng.uniform(0.12, 0.22) * short
+            radius = rng.uniform(*SCENE_RADIUS) * short
             cx = rng.uniform(0.3 * radius, w - 0.3 * radius)
             cy = rng.uniform(0.3 * radius, h - 0.3 * radius)
             if kinds[k]:

@@ -86,6 +86,11 @@ class AutoNLNet(MBConvNet):
             [[blocks[i] for i in ids] for ids in stage_boundaries(blocks)],
             genotype['head_channels'])
 
+    def architecture_spec(self):
+        # ``meta`` (free-form, possibly large) is no part of the network
+        return dict(genotype={k: v for k, v in self.genotype.items()
+                              if k != 'meta'})
+
     def make_block(self, spec, in_channels, stride, dilation):
         return MBConv(
             in_channels,

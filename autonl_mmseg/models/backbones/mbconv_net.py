@@ -1,10 +1,73 @@
 """The skeleton of MBConv networks, shared by the fixed network
 (``AutoNLNet``) and the search's supernet (``AutoNLSuperNet``)."""
 import copy
+import json
 
+import torch
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule, Sequential
 from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..utils.genotype import (GenotypeMismatchError, genotype_difference,
+                              genotype_label)
+
+#: State-dict key (below the network's prefix, e.g. ``backbone.``) of the
+#: architecture that the weights belong to.
+ARCHITECTURE_KEY = 'architecture'
+
+
+def encode_architecture(spec):
+    """A JSON-ready dict as a uint8 tensor of its UTF-8 JSON text.
+
+    A tensor rather than ``get_extra_state``: everything that walks state
+    dicts (``weights_to_cpu``, the EMA of buffers, DDP, converters) expects
+    tensors.
+    """
+    data = json.dumps(spec, sort_keys=True).encode('utf-8')
+    return torch.tensor(list(data), dtype=torch.uint8)
+
+
+def decode_architecture(tensor):
+    """The dict that :func:`encode_architecture` encoded."""
+    return json.loads(tensor.detach().cpu().numpy().tobytes().decode('utf-8'))
+
+
+def find_architecture(state_dict):
+    """The architecture stored in a state dict (the shortest key ending in
+    ``architecture`` holding a uint8 tensor: the model's own backbone, not
+    an EMA copy), or None for weights written without one."""
+    keys = sorted((key for key, value in state_dict.items()
+                   if key.split('.')[-1] == ARCHITECTURE_KEY
+                   and isinstance(value, torch.Tensor)
+                   and value.dtype == torch.uint8), key=len)
+    return decode_architecture(state_dict[keys[0]]) if keys else None
+
+
+def _describe(spec):
+    if 'genotype' in spec:
+        return f'genotype {genotype_label(spec["genotype"])}'
+    return 'the search supernet'
+
+
+def check_architecture(saved, spec):
+    """Raise :class:`GenotypeMismatchError` (one line naming both) unless
+    the architecture ``saved`` with some weights builds the network that
+    ``spec`` describes."""
+    if 'genotype' in saved and 'genotype' in spec:
+        difference = genotype_difference(saved['genotype'], spec['genotype'])
+        hint = ('build the network with the checkpoint\'s genotype '
+                '(model.backbone.genotype, widen_factor)')
+    elif saved.keys() == spec.keys():
+        difference = None if saved == spec else 'another search space'
+        hint = 'use the search space the checkpoint was trained with'
+    else:
+        difference = 'a supernet is not a genotype network'
+        hint = ('decode a search checkpoint with tools/export_genotype.py '
+                'and train that genotype')
+    if difference is not None:
+        raise GenotypeMismatchError(
+            f'checkpoint weights of {_describe(saved)} do not fit this '
+            f'network of {_describe(spec)} ({difference}); {hint}')
 
 
 class MBConvNet(BaseModule):
@@ -19,6 +82,15 @@ class MBConvNet(BaseModule):
     A subclass calls ``super().__init__`` with the common arguments, then
     :meth:`build_layers` with its stages of block specs, and implements
     :meth:`make_block`, which turns one spec into a module.
+
+    Checkpoints say what they are: the ``architecture`` buffer holds
+    :meth:`architecture_spec` (the genotype, or the supernet's search
+    space) as JSON, so a state dict carries it wherever it goes. Loading
+    weights whose ``architecture`` describes another network raises
+    :class:`GenotypeMismatchError` (whatever loads them: ``load_state_dict``,
+    MMEngine's ``load_checkpoint``, ``Pretrained`` init, the inferencers);
+    weights without one (MMPretrain's MobileNetV2, checkpoints written
+    before the buffer existed) load as before.
 
     Args:
         out_indices (Sequence[int]): Outputs to return: ``i`` < number of
@@ -84,6 +156,11 @@ class MBConvNet(BaseModule):
         """
         raise NotImplementedError
 
+    def architecture_spec(self):
+        """The architecture the weights belong to, as a JSON-ready dict:
+        ``{'genotype': ...}`` or ``{'search_space': ...}``."""
+        raise NotImplementedError
+
     def build_layers(self, stem_channels, stages, head_channels):
         """Build ``conv1``, ``layer1`` .. ``layerN`` and ``conv2``.
 
@@ -138,6 +215,26 @@ class MBConvNet(BaseModule):
             for name in self.layers[del_from:]:
                 delattr(self, name)
             self.layers = self.layers[:del_from]
+        self.register_buffer(ARCHITECTURE_KEY,
+                             encode_architecture(self.architecture_spec()))
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        key = prefix + ARCHITECTURE_KEY
+        # ``state_dict`` is the loader's own copy (torch's and MMEngine's
+        # load_state_dict copy it for this purpose)
+        saved = state_dict.pop(key, None)
+        if saved is not None:
+            check_architecture(decode_architecture(saved),
+                               self.architecture_spec())
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        # The buffer describes this network and is never overwritten;
+        # weights saved without it load as before.
+        if key in missing_keys:
+            missing_keys.remove(key)
 
     def stages(self):
         """The stage containers ``layer1`` .. that were built."""

@@ -102,6 +102,11 @@ class GenotypeError(ValueError):
     file, the block index and the field."""
 
 
+class GenotypeMismatchError(GenotypeError):
+    """Weights of one architecture loaded into a network of another; the
+    message names both and their first difference."""
+
+
 def _type_name(types):
     types = types if isinstance(types, tuple) else (types, )
     names = {int: 'int', float: 'number', str: 'str', dict: 'object',
@@ -464,6 +469,32 @@ def dump_genotype(genotype, path=None):
             f.write(text)
         os.replace(tmp, path)  # never leave a half-written genotype behind
     return text
+
+
+def genotype_label(genotype):
+    """How messages name a genotype: its ``name``, or its size."""
+    if genotype.get('name'):
+        return repr(genotype['name'])
+    return f'<unnamed, {len(genotype["blocks"])} blocks>'
+
+
+def genotype_difference(genotype, other):
+    """The first difference between the networks two genotypes build, as
+    text (``'block 3: kernel_size 5 vs 3'``), or None when they build the
+    same network (``name``, ``meta``, ``format`` and ``version`` do not
+    count)."""
+    for field in GLOBAL_FIELDS:
+        if genotype[field] != other[field]:
+            return f'{field} {genotype[field]!r} vs {other[field]!r}'
+    blocks, other_blocks = genotype['blocks'], other['blocks']
+    if len(blocks) != len(other_blocks):
+        return f'{len(blocks)} vs {len(other_blocks)} blocks'
+    for i, (block, other_block) in enumerate(zip(blocks, other_blocks)):
+        for field in BLOCK_FIELDS:
+            if block[field] != other_block[field]:
+                return (f'block {i}: {field} {block[field]!r} vs '
+                        f'{other_block[field]!r}')
+    return None
 
 
 def stage_boundaries(blocks):

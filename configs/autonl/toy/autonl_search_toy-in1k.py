@@ -42,8 +42,11 @@ val_dataloader = dict(num_workers=0, persistent_workers=False)
 test_dataloader = val_dataloader
 
 default_hooks = dict(
+    genotype=dict(type='GenotypeMetaHook'),  # genotype in checkpoint meta
     logger=dict(interval=5),
-    checkpoint=dict(interval=2, max_keep_ckpts=2))
+    # atomic checkpoints with the random states: exact --resume
+    checkpoint=dict(
+        type='ResumableCheckpointHook', interval=2, max_keep_ckpts=2))
 custom_hooks = [
     dict(type='SearchArchLoggerHook', interval=30),
     dict(type='GenotypeDumpHook'),

@@ -19,3 +19,8 @@ model = dict(
     decode_head=dict(channels=64, dilations=(1, 6, 12, 18), norm_cfg=norm_cfg),
     auxiliary_head=dict(channels=32, norm_cfg=norm_cfg))
 randomness = dict(seed=0)
+# the genotype in every checkpoint's meta, atomic checkpoints with the random
+# states (exact --resume), also under MMSeg's own tools/train.py
+default_hooks = dict(
+    genotype=dict(type='GenotypeMetaHook'),
+    checkpoint=dict(type='ResumableCheckpointHook'))
