@@ -160,7 +160,7 @@ BAD = [
     (2, 'stride', 3, False, ['1 or 2']),
     (6, 'out_channels', 0, False, ['positive']),
     (6, 'out_channels', -8, False, ['positive']),
-    (1, ('non_local', 'spatial_stride'), 0, False, ['>= 1']),
+    (1, ('non_local', 'spatial_stride'), 0, False, ['in 1..8', 'got 0']),
     (1, ('non_local', 'extra'), 0, False, ['unknown key']),
     (1, ('non_local', 'type'), 'NoSuchBlock', False, ['unknown non-local']),
     (1, ('non_local', 'type'), None, True, ['missing field']),

@@ -21,7 +21,7 @@ MAX_MEMORY_GROWTH_MB = 400
 
 
 def shipped():
-    return json.loads((ROOT / 'configs/autonl/genotypes/autonl-s.json')
+    return json.loads((ROOT / 'autonl_mmseg/models/genotypes/autonl-s.json')
                       .read_text())
 
 
@@ -48,7 +48,7 @@ def text_of(mutate):
 def replace_text(old, new, count=1):
     """Edit the JSON text (for what json.dumps cannot write)."""
     def edit():
-        text = (ROOT / 'configs/autonl/genotypes/autonl-s.json').read_text()
+        text = (ROOT / 'autonl_mmseg/models/genotypes/autonl-s.json').read_text()
         assert old in text, old
         return text.replace(old, new, count)
     return edit
@@ -82,7 +82,7 @@ GENOTYPES = {
     'duplicate_stride_key': replace_text(
         BLOCK, BLOCK.replace('"stride": 1', '"stride": 2, "stride": 1')),
     'spatial_stride_1000': lambda: text_of(
-        block_set(1, 'spatial_stride', 1000, nested='light_nl')),
+        block_set(1, 'spatial_stride', 1000, nested='non_local')),
     'kernel_size_99': lambda: text_of(block_set(3, 'kernel_size', 99)),
     'head_channels_1e9': lambda: text_of(top_set('head_channels',
                                                  1000000000)),
@@ -94,7 +94,7 @@ GENOTYPES = {
     'meta_deep_infinity': lambda: text_of(top_set(
         'meta', dict(search=dict(costs=[1.0, float('inf')])))),
     'channel_ratio_nan': lambda: text_of(
-        block_set(1, 'channel_ratio', float('nan'), nested='light_nl')),
+        block_set(1, 'channel_ratio', float('nan'), nested='non_local')),
     # duplicate keys anywhere
     'duplicate_top_level_act': replace_text(
         '"act": "Swish"', '"act": "ReLU", "act": "Swish"'),
@@ -126,13 +126,13 @@ GENOTYPES = {
     'se_ratio_1.2': lambda: text_of(block_set(7, 'se_ratio', 1.2)),
     'se_ratio_negative': lambda: text_of(block_set(7, 'se_ratio', -0.1)),
     'channel_ratio_1.5': lambda: text_of(
-        block_set(1, 'channel_ratio', 1.5, nested='light_nl')),
+        block_set(1, 'channel_ratio', 1.5, nested='non_local')),
     'channel_ratio_zero': lambda: text_of(
-        block_set(1, 'channel_ratio', 0, nested='light_nl')),
+        block_set(1, 'channel_ratio', 0, nested='non_local')),
     'spatial_stride_zero': lambda: text_of(
-        block_set(1, 'spatial_stride', 0, nested='light_nl')),
+        block_set(1, 'spatial_stride', 0, nested='non_local')),
     'spatial_stride_float': lambda: text_of(
-        block_set(1, 'spatial_stride', 2.0, nested='light_nl')),
+        block_set(1, 'spatial_stride', 2.0, nested='non_local')),
     'stem_channels_zero': lambda: text_of(top_set('stem_channels', 0)),
     'stem_channels_1e9': lambda: text_of(top_set('stem_channels',
                                                  1000000000)),
@@ -143,15 +143,15 @@ GENOTYPES = {
     'missing_block_field': lambda: text_of(
         lambda g: g['blocks'][5].pop('kernel_size')),
     'light_nl_extra_key': lambda: text_of(
-        block_set(1, 'extra', 0, nested='light_nl')),
-    'light_nl_list': lambda: text_of(block_set(1, 'light_nl', [0.25, 1])),
+        block_set(1, 'extra', 0, nested='non_local')),
+    'light_nl_list': lambda: text_of(block_set(1, 'non_local', [0.25, 1])),
     'block_not_object': lambda: text_of(
         lambda g: g['blocks'].__setitem__(2, 7)),
     'blocks_empty': lambda: text_of(top_set('blocks', [])),
     'blocks_not_list': lambda: text_of(top_set('blocks', {})),
     'blocks_missing': lambda: text_of(lambda g: g.pop('blocks')),
     'top_level_list': lambda: '[]',
-    'version_2': lambda: text_of(top_set('version', 2)),
+    'version_3': lambda: text_of(top_set('version', 3)),
     'format_wrong': lambda: text_of(top_set('format', 'other')),
     'name_not_string': lambda: text_of(top_set('name', 5)),
     'meta_not_object': lambda: text_of(top_set('meta', 'x')),
@@ -250,7 +250,7 @@ def test_genotype_errors_name_block_and_field(tmp_path):
         'act_foo': ["'act'", "'Foo'", 'Swish', 'ReLU', 'HSwish'],
         'kernel_size_99': ["block 3", "'kernel_size'",
                            f'1..{MAX_KERNEL_SIZE}'],
-        'spatial_stride_1000': ["block 1: light_nl", "'spatial_stride'"],
+        'spatial_stride_1000': ["block 1: non_local", "'spatial_stride'"],
         'binary_file': ['not a UTF-8 text file'],
         'too_many_weights': ['weights'],
     }

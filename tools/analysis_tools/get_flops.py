@@ -240,6 +240,7 @@ def main(argv=None):
     if args.paper_tables:
         paper_tables()
     if args.config:
+        from autonl_mmseg.engine.launch import load_config
         cfg = load_config(args.config, args.cfg_options)
         shape = args.shape or [512 if cfg.get('default_scope') == 'mmseg'
                                else 224]
