@@ -30,11 +30,14 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from autonl_mmseg.engine.cli import run_cli  # noqa: E402
+
 CLS_CONFIG = 'configs/autonl/toy/autonl-s_toy-in1k.py'
 SEG_CONFIG = 'configs/autonl/toy/deeplabv3_autonl_toy-voc.py'
 # Seconds per training iteration of the two configs on the 2-core reference
 # machine (docs/results.md), for the stage ETAs.
-REF_SECONDS_PER_ITER = {'cls': 0.2, 'seg': 0.5}
+REF_SECONDS_PER_ITER = {'cls': 0.17, 'seg': 0.2}
 # Terminal lines worth showing from the tools' logs.
 SHOW = re.compile(r'(Epoch|Iter)\((train|val|test)\)|per class results|'
                   r'^\s*[|+]|error|Error|Traceback|Killed')
@@ -79,6 +82,7 @@ class Stages:
     def end(self, summary=''):
         took = time.time() - self.stage_start
         print(f'    done in {took / 60:.1f} min{summary}', flush=True)
+        return took
 
     def run(self, cmd):
         """Run a tool; show its progress lines; fail with its last lines."""
@@ -151,106 +155,140 @@ def save_overlays(config, checkpoint, voc_root, out_dir, count, options):
                                   name + '.png'),
                          flag='unchanged', backend='pillow')
         result.gt_sem_seg = PixelData(data=torch.from_numpy(gt)[None].long())
-        # the visualizer draws ground truth | prediction over the image
+        # the visualizer draws ground truth | prediction over the image into
+        # out_file (its get_image() would return the last panel only)
+        out_file = osp.join(out_dir, f'{name}.png')
         visualizer.add_datasample(name, image, result, draw_gt=True,
-                                  draw_pred=True, with_labels=False)
-        drawn = visualizer.get_image()
+                                  draw_pred=True, with_labels=False,
+                                  out_file=out_file)
+        drawn = mmcv.imread(out_file, channel_order='rgb')
         panel = np.concatenate([image, np.full_like(image[:, :4], 255),
                                 drawn], axis=1)
-        out_file = osp.join(out_dir, f'{name}.png')
         mmcv.imwrite(mmcv.rgb2bgr(panel), out_file)
         written.append(out_file)
     return written
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def make_toy_data(stages, cls_data_root, seg_data_root):
+    """Stage: the toy ImageNet and VOC sets (skipped when up to date)."""
     py = sys.executable
-    stages = Stages(osp.join(ROOT, args.work_dir), total=5)
-    print(f'AutoNL demo: toy ImageNet pretraining -> DeepLabV3 fine-tuning '
-          f'on toy VOC (full log: {osp.relpath(stages.log_path, ROOT)})')
-
     stages.begin('toy data: ImageNet-format and VOC-format sets')
     stages.run([py, 'tools/dataset_converters/make_toy_imagenet.py',
-                '--out', args.cls_data_root])
+                '--out', cls_data_root])
     stages.run([py, 'tools/dataset_converters/make_toy_voc.py', '--out',
-                args.seg_data_root])
+                seg_data_root])
     stages.end()
 
+
+def run_pipeline(stages, work_dir, cls_data_root, seg_data_root,
+                 genotype='autonl-s', seed=0, cls_epochs=None,
+                 seg_iters=None, test=True):
+    """Pretrain a classifier of ``genotype`` on the toy ImageNet, fine-tune
+    DeepLabV3 from its backbone on the toy VOC, test it.
+
+    Returns a dict with ``top1``, the test metrics (``mIoU``, ``aAcc``,
+    ``mAcc``), the checkpoints and the seconds each stage took.
+    """
     from mmengine.config import Config
+    py = sys.executable
     cls_cfg = Config.fromfile(osp.join(ROOT, CLS_CONFIG))
     seg_cfg = Config.fromfile(osp.join(ROOT, SEG_CONFIG))
-    cls_dir = osp.join(args.work_dir, 'pretrain')
-    seg_dir = osp.join(args.work_dir, 'finetune')
+    cls_dir = osp.join(work_dir, 'pretrain')
+    seg_dir = osp.join(work_dir, 'finetune')
     loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    common = [f'model.backbone.genotype={genotype}', f'randomness.seed={seed}']
 
-    cls_options = loader_options(loaders, args.cls_data_root)
-    epochs = args.cls_epochs or cls_cfg.train_cfg.max_epochs
-    if args.cls_epochs:
+    cls_options = loader_options(loaders, cls_data_root) + common
+    epochs = cls_epochs or cls_cfg.train_cfg.max_epochs
+    if cls_epochs:
         cls_options += [f'train_cfg.max_epochs={epochs}',
                         f'train_cfg.val_interval={epochs}']
-    with open(osp.join(ROOT, args.cls_data_root, 'meta', 'train.txt')) as f:
+    with open(osp.join(ROOT, cls_data_root, 'meta', 'train.txt')) as f:
         num_train = sum(1 for line in f if line.strip())
     cls_iters = epochs * -(-num_train // cls_cfg.train_dataloader.batch_size)
-    stages.begin(f'pretrain the AutoNL-S classifier on toy ImageNet '
+    stages.begin(f'pretrain the {genotype} classifier on toy ImageNet '
                  f'({CLS_CONFIG}, {epochs} epochs = {cls_iters} iterations)',
                  eta=cls_iters * REF_SECONDS_PER_ITER['cls'])
     stages.run([py, 'tools/train.py', CLS_CONFIG, '--work-dir', cls_dir,
                 '--cfg-options', *cls_options])
     top1 = last_scalars(cls_dir, 'accuracy/top1')
     cls_ckpt = read_checkpoint_path(cls_dir)
-    stages.end(f': val top-1 {top1:.2f}%')
+    cls_seconds = stages.end(f': val top-1 {top1:.2f}%')
 
-    voc_root = osp.join(args.seg_data_root, 'VOCdevkit', 'VOC2012')
-    seg_options = loader_options(loaders, voc_root)
-    iters = args.seg_iters or seg_cfg.train_cfg.max_iters
-    if args.seg_iters:
+    voc_root = osp.join(seg_data_root, 'VOCdevkit', 'VOC2012')
+    seg_options = loader_options(loaders, voc_root) + common
+    iters = seg_iters or seg_cfg.train_cfg.max_iters
+    if seg_iters:
         seg_options += [f'train_cfg.max_iters={iters}',
                         f'train_cfg.val_interval={iters}',
                         f'default_hooks.checkpoint.interval={iters}']
-    stages.begin(f'fine-tune DeepLabV3-AutoNL-S on toy VOC from the '
+        # the poly decay ends with the run, after the same warm-up
+        seg_options += [f'param_scheduler.1.end={iters}']
+    stages.begin(f'fine-tune DeepLabV3-{genotype} on toy VOC from the '
                  f'pretrained backbone ({SEG_CONFIG}, {iters} iterations)',
                  eta=iters * REF_SECONDS_PER_ITER['seg'])
     stages.run([py, 'tools/train.py', SEG_CONFIG, '--work-dir', seg_dir,
                 '--cfg-options', *seg_options,
                 f'model.backbone.init_cfg.checkpoint={cls_ckpt}'])
     seg_ckpt = read_checkpoint_path(seg_dir)
-    stages.end()
+    seg_seconds = stages.end()
+    result = dict(top1=top1, cls_checkpoint=cls_ckpt, seg_checkpoint=seg_ckpt,
+                  cls_seconds=cls_seconds, seg_seconds=seg_seconds,
+                  seg_options=seg_options, voc_root=voc_root)
+    if not test:
+        result['mIoU'] = last_scalars(seg_dir, 'mIoU')
+        return result
 
     stages.begin('test on the toy VOC val split (tools/test.py)')
-    test_dir = osp.join(args.work_dir, 'test')
+    test_dir = osp.join(work_dir, 'test')
     stages.run([py, 'tools/test.py', SEG_CONFIG, seg_ckpt, '--work-dir',
                 test_dir, '--cfg-options', *seg_options])
     logs = sorted(glob.glob(osp.join(ROOT, test_dir, '*', '*.json')))
     with open(logs[-1]) as f:
         metrics = json.loads(f.read().strip().splitlines()[-1])
     stages.end(f': mIoU {metrics["mIoU"]:.2f}')
+    result.update(metrics)
+    return result
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    stages = Stages(osp.join(ROOT, args.work_dir), total=5)
+    print(f'AutoNL demo: toy ImageNet pretraining -> DeepLabV3 fine-tuning '
+          f'on toy VOC (full log: {osp.relpath(stages.log_path, ROOT)})')
+    make_toy_data(stages, args.cls_data_root, args.seg_data_root)
+    result = run_pipeline(stages, args.work_dir, args.cls_data_root,
+                          args.seg_data_root, cls_epochs=args.cls_epochs,
+                          seg_iters=args.seg_iters)
 
     stages.begin('overlays and training curves')
     sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
     import plot_curves
     curves = osp.join(ROOT, args.work_dir, 'curves.png')
-    plot_curves.plot([osp.join(ROOT, cls_dir), osp.join(ROOT, seg_dir)],
+    plot_curves.plot([osp.join(ROOT, args.work_dir, 'pretrain'),
+                      osp.join(ROOT, args.work_dir, 'finetune')],
                      curves, labels=['pretrain (toy ImageNet)',
                                      'fine-tune (toy VOC)'])
+    voc_root = result['voc_root']
     overlays = save_overlays(
-        osp.join(ROOT, SEG_CONFIG), osp.join(ROOT, seg_ckpt),
+        osp.join(ROOT, SEG_CONFIG), osp.join(ROOT, result['seg_checkpoint']),
         osp.join(ROOT, voc_root), osp.join(ROOT, args.work_dir, 'overlays'),
         args.num_overlays, {'test_dataloader.dataset.data_root': voc_root})
     stages.end()
 
     total = time.time() - stages.start
     print('\nResult (AutoNL-S, paper pipeline in miniature):')
-    print(f'  toy ImageNet val top-1 (pretraining): {top1:.2f}%')
-    print(f'  toy VOC val mIoU (DeepLabV3 fine-tuned): {metrics["mIoU"]:.2f}'
-          f'  (aAcc {metrics["aAcc"]:.2f}, mAcc {metrics["mAcc"]:.2f})')
-    print(f'  checkpoints: {cls_ckpt}, {seg_ckpt}')
+    print(f'  toy ImageNet val top-1 (pretraining): {result["top1"]:.2f}%')
+    print(f'  toy VOC val mIoU (DeepLabV3 fine-tuned): {result["mIoU"]:.2f}'
+          f'  (aAcc {result["aAcc"]:.2f}, mAcc {result["mAcc"]:.2f})')
+    print(f'  checkpoints: {result["cls_checkpoint"]}, '
+          f'{result["seg_checkpoint"]}')
     print(f'  curves: {osp.relpath(curves, ROOT)}')
     print(f'  {len(overlays)} overlays (image | ground truth | prediction): '
           f'{osp.join(args.work_dir, "overlays")}/')
     print(f'  total time {total / 60:.1f} min')
-    return dict(top1=top1, **metrics, seconds=total)
+    return dict(result, seconds=total)
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

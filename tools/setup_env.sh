@@ -34,7 +34,8 @@ fi
 echo "[setup_env] preparing $VENV" >&2
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
-"${PIP[@]}" install -q -r "$REQ/runtime.txt" -r "$REQ/tests.txt"
+# --no-warn-conflicts: grad-cam (no-deps.txt) declares an OpenCV we leave out
+"${PIP[@]}" install -q --no-warn-conflicts -r "$REQ/runtime.txt" -r "$REQ/tests.txt"
 # packages whose declared dependencies clash with the pinned stack
 "${PIP[@]}" install -q --no-deps -r "$REQ/no-deps.txt"
 if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" >/dev/null 2>&1; then

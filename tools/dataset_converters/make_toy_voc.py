@@ -3,7 +3,7 @@
 Usage::
 
     python tools/dataset_converters/make_toy_voc.py [--out data/toy_voc]
-        [--seed 0] [--num-train 200] [--num-val 50] [--num-aug-extra 0]
+        [--seed 0] [--num-train 1000] [--num-val 200] [--num-aug-extra 0]
         [--classes 1,3,7,8,12,15] [--force]
 
 Writes ``<out>/VOCdevkit/VOC2012/{JPEGImages, SegmentationClass,
@@ -25,8 +25,8 @@ def parse_args(argv=None):
     parser.add_argument('--out', default='data/toy_voc',
                         help='output root (VOCdevkit/VOC2012 goes below it)')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--num-train', type=int, default=200)
-    parser.add_argument('--num-val', type=int, default=50)
+    parser.add_argument('--num-train', type=int, default=1000)
+    parser.add_argument('--num-val', type=int, default=200)
     parser.add_argument(
         '--num-aug-extra', type=int, default=0,
         help='extra SBD-like images only listed in aug.txt '

@@ -60,7 +60,7 @@ __all__ = [
 
 #: Bumped whenever the pixels produced for a given seed change; it is part of
 #: the manifest, so an older dataset on disk is regenerated automatically.
-GENERATOR_VERSION = 2  # v2: learnable design (docs/results.md)
+GENERATOR_VERSION = 3  # v2: learnable design; v3: fewer, larger scene objects (docs/results.md)
 
 VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle',
                'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog',
@@ -370,9 +370,9 @@ def _finish(img, rng) -> np.ndarray:
 # --------------------------------------------------------------------------
 #: Scene composition: P(1, 2, ... objects), P(0, 1, ... distractors), object
 #: radius as a fraction of the short side, and background clutter.
-SCENE_OBJECTS_P = (.3, .4, .3)
-SCENE_DISTRACTORS_P = (.4, .4, .2)
-SCENE_RADIUS = (0.2, 0.32)
+SCENE_OBJECTS_P = (.5, .5)
+SCENE_DISTRACTORS_P = (.6, .4)
+SCENE_RADIUS = (0.22, 0.34)
 SCENE_CLUTTER = True
 
 
@@ -507,8 +507,8 @@ def _check_target(out: Path, params: dict, force: bool,
 
 def generate_toy_voc(out: str = 'data/toy_voc',
                      seed: int = 0,
-                     num_train: int = 200,
-                     num_val: int = 50,
+                     num_train: int = 1000,
+                     num_val: int = 200,
                      num_aug_extra: int = 0,
                      class_ids: Sequence[int] = DEFAULT_CLASS_IDS,
                      void_radius: int = 1,

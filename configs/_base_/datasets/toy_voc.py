@@ -1,20 +1,23 @@
-# Toy Pascal VOC 2012 (tools/dataset_converters/make_toy_voc.py): the settings
-# of MMSeg's pascal_voc12.py, scaled down to the 128-192 px toy images.
+# Toy Pascal VOC 2012 (tools/dataset_converters/make_toy_voc.py) in the format
+# of MMSeg's pascal_voc12.py, at the scale of the 96-144 px toy images.
 # Labels are VOC ids (21 classes: the toy classes are a subset, the others
 # never occur, so their IoU is NaN and mIoU averages over the present ones).
-_base_ = ['mmseg::_base_/datasets/pascal_voc12.py']
-
+# Written out in full rather than inherited: MMEngine merges a pipeline list
+# into the inherited one item by item.
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/toy_voc/VOCdevkit/VOC2012'
-crop_size = (128, 128)
-img_scale = (192, 128)
+crop_size = (96, 96)
+# Resize keeps the aspect ratio and fits the long side into 144 px (the
+# generator's largest side): the objects keep about the scale of the
+# classification crops, which the pretrained backbone has learned.
+img_scale = (144, 144)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(
         type='RandomResize',
         scale=img_scale,
-        ratio_range=(0.5, 2.0),
+        ratio_range=(0.75, 1.25),
         keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
@@ -28,15 +31,13 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
-img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-# (tta_pipeline of the base works unchanged: it only uses scale factors)
 
-# The base dataloaders were built from the base's variables, so every field
-# that depends on them is overridden here (dicts merge, lists are replaced).
+# persistent_workers=False: a resumed run re-seeds its workers exactly
 train_dataloader = dict(
-    batch_size=4,
+    batch_size=8,
     num_workers=2,
-    persistent_workers=True,
+    persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -47,7 +48,8 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,
-    persistent_workers=True,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

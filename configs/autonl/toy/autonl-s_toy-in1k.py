@@ -17,7 +17,7 @@ model = dict(
     head=dict(num_classes={{_base_.num_classes}}, topk=(1, )))
 default_hooks = dict(
     genotype=dict(type='GenotypeMetaHook'),  # genotype in checkpoint meta
-    logger=dict(interval=10),
+    logger=dict(interval=50),
     # atomic checkpoints with the random states: exact --resume
     checkpoint=dict(
         type='ResumableCheckpointHook', interval=2, max_keep_ckpts=2))
