@@ -74,4 +74,7 @@ def test_show_dir_and_out(toy_voc_root, tmp_path):
     painted = mmcv.imread(str(tmp_path / 'show' / shown[0]))
     image = mmcv.imread(str(toy_voc_root / 'JPEGImages' /
                             shown[0].replace('.png', '.jpg')))
-    assert painted.shape == image.shape and (painted != image).any()
+    # MMSeg's visualizer: ground truth | prediction, each over the image
+    h, w = image.shape[:2]
+    assert painted.shape == (h, 2 * w, 3)
+    assert (painted[:, w:] != image).any()
