@@ -55,10 +55,11 @@ def parse_args(argv=None):
                         help='fine-tuning iterations (default: the config)')
     parser.add_argument('--num-overlays', type=int, default=6)
     args = parser.parse_args(argv)
-    for name in ('cls_epochs', 'seg_iters', 'num_overlays'):
+    for name, least in (('cls_epochs', 1), ('seg_iters', 2),
+                        ('num_overlays', 1)):
         value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f'--{name.replace("_", "-")} must be >= 1')
+        if value is not None and value < least:
+            parser.error(f'--{name.replace("_", "-")} must be >= {least}')
     return args
 
 
@@ -222,8 +223,11 @@ def run_pipeline(stages, work_dir, cls_data_root, seg_data_root,
         seg_options += [f'train_cfg.max_iters={iters}',
                         f'train_cfg.val_interval={iters}',
                         f'default_hooks.checkpoint.interval={iters}']
-        # the poly decay ends with the run, after the same warm-up
-        seg_options += [f'param_scheduler.1.end={iters}']
+        # the poly decay ends with the run; the warm-up takes at most half
+        warmup = min(seg_cfg.param_scheduler[0]['end'], iters // 2)
+        seg_options += [f'param_scheduler.0.end={warmup}',
+                        f'param_scheduler.1.begin={warmup}',
+                        f'param_scheduler.1.end={iters}']
     stages.begin(f'fine-tune DeepLabV3-{genotype} on toy VOC from the '
                  f'pretrained backbone ({SEG_CONFIG}, {iters} iterations)',
                  eta=iters * REF_SECONDS_PER_ITER['seg'])

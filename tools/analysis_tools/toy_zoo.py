@@ -48,10 +48,10 @@ def parse_args(argv=None):
     parser.add_argument('--out', default='docs/results.md',
                         help='markdown file that receives the table')
     args = parser.parse_args(argv)
-    for name in ('cls_epochs', 'seg_iters'):
+    for name, least in (('cls_epochs', 1), ('seg_iters', 2)):
         value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f'--{name.replace("_", "-")} must be >= 1')
+        if value is not None and value < least:
+            parser.error(f'--{name.replace("_", "-")} must be >= {least}')
     from autonl_mmseg.models.utils.genotype import load_genotype
     for genotype in args.genotypes:
         load_genotype(genotype)  # one-line error for an unknown name
