@@ -36,6 +36,9 @@ echo "[setup_env] preparing $VENV" >&2
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 # --no-warn-conflicts: grad-cam (no-deps.txt) declares an OpenCV we leave out
 "${PIP[@]}" install -q --no-warn-conflicts -r "$REQ/runtime.txt" -r "$REQ/tests.txt"
+# environments made by older versions held an editable install of one clone,
+# which every other clone would then import: remove it
+"${PIP[@]}" uninstall -y -q autonl_mmseg >/dev/null 2>&1 || true
 # packages whose declared dependencies clash with the pinned stack
 "${PIP[@]}" install -q --no-deps -r "$REQ/no-deps.txt"
 if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" >/dev/null 2>&1; then
