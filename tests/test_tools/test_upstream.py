@@ -3,12 +3,15 @@ checkpoints: MMSeg's inferencer and ``init_model``/``inference_model``,
 MMPretrain's ``get_model`` and inferencer, and MMSeg's / MMPretrain's own
 ``tools/test.py``, ``tools/train.py`` and ``print_config.py``, unchanged
 (run from the installed packages' ``.mim/tools``)."""
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import (SINGLE_THREAD, cls_data_options, run_tool,
+from conftest import (ROOT, SINGLE_THREAD, cls_data_options, run_tool,
                       seg_test_options)
 
 
@@ -90,8 +93,15 @@ def test_mmpretrain_own_test(cls_runs, toy_imagenet_root, tmp_path):
     assert 'accuracy/top1' in proc.stdout + proc.stderr
 
 
-def test_mmseg_print_config():
-    proc = run_tool([upstream_tool('mmseg', 'misc/print_config.py'),
-                     'configs/autonl/deeplabv3_autonl_voc.py'])
+def test_mmseg_print_config(tmp_path):
+    # MMSeg's print_config.py also dumps the config to ./example.py: run it
+    # from a scratch folder, with our package on PYTHONPATH
+    config = ROOT / 'configs/autonl/deeplabv3_autonl_voc.py'
+    proc = subprocess.run(
+        [sys.executable, upstream_tool('mmseg', 'misc/print_config.py'),
+         str(config)], cwd=tmp_path, capture_output=True, text=True,
+        timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert "genotype='autonl-s'" in proc.stdout
     assert "type='AutoNLNet'" in proc.stdout
+    assert (tmp_path / 'example.py').exists()
