@@ -58,3 +58,15 @@ def test_missing_checkpoint(toy_voc_root, tmp_path):
                      '--cfg-options', *seg_data_options(toy_voc_root)],
                     check=False)
     _one_line_error(proc, 'checkpoint not found', 'none.pth')
+
+
+def test_demo_and_zoo_misuse(tmp_path):
+    """Schedules too short for the warm-up and unknown genotypes: one line
+    before any data is generated or anything trained."""
+    proc = run_tool(['tools/demo.py', '--seg-iters', '1', '--work-dir',
+                     str(tmp_path)], check=False)
+    assert proc.returncode == 2 and '--seg-iters must be >= 2' in proc.stderr
+    assert not (tmp_path / 'demo.log').exists()
+    proc = run_tool(['tools/analysis_tools/toy_zoo.py', '--genotypes',
+                     'resnet-50', '--work-dir', str(tmp_path)], check=False)
+    _one_line_error(proc, 'resnet-50')
