@@ -55,14 +55,16 @@ def run_tool(args, timeout=600):
 def search_options(data_root, max_epochs=SEARCH_EPOCHS):
     """--cfg-options of the small toy search of the tests: 32 px crops,
     batch 8, warm-up in iterations (independent of max_epochs, so an
-    interrupted run has the same schedule), thresholds with a large lr."""
+    interrupted run has the same schedule), no lr warm-up, a large lambda
+    and a small calibration margin so that 13 iterations of search
+    decide something."""
     options = [
         f'train_dataloader.dataset.data_root={data_root}',
         f'val_dataloader.dataset.data_root={data_root}',
         f'test_dataloader.dataset.data_root={data_root}',
         'train_dataloader.batch_size=8',
         'val_dataloader.batch_size=8',
-        'train_dataloader.dataset.pipeline.1.scale=32',
+        'train_dataloader.dataset.pipeline.1.crop_size=32',
         'val_dataloader.dataset.pipeline.1.scale=36',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
@@ -74,8 +76,10 @@ def search_options(data_root, max_epochs=SEARCH_EPOCHS):
         f'train_cfg.max_epochs={max_epochs}',
         f'train_cfg.val_interval={SEARCH_EPOCHS}',
         'model.cost_warmup=5',
-        'model.cost_weight=1.0',
-        'optim_wrapper.paramwise_cfg.custom_keys.threshold.lr_mult=5.0',
+        'model.cost_weight=5.0',
+        'model.backbone.gate_cfg.init_margin=0.02',
+        'param_scheduler.0.start_factor=1.0',
+        f'param_scheduler.1.end={SEARCH_EPOCHS}',
         'default_hooks.checkpoint.interval=1',
         'default_hooks.checkpoint.max_keep_ckpts=10',
         'custom_hooks.0.interval=10',

@@ -161,10 +161,11 @@ def test_every_threshold_learns_after_calibration():
     assert model.backbone.calibrated()
     calibrated = thresholds(model)
     assert all(calibrated[n] != before[n] for n in before)
-    wrapper.update_params(model.parse_losses(losses)[0])
+    wrapper.backward(model.parse_losses(losses)[0])
     zero = [n for n, p in model.named_parameters()
             if n.endswith('threshold') and not p.grad.abs().item() > 0]
     assert not zero
+    wrapper.step()
     moved = thresholds(model)
     assert all(moved[n] != calibrated[n] for n in moved)
 
@@ -203,14 +204,16 @@ def search_macs(cost_weight, seed, steps=30):
 
 
 @pytest.mark.parametrize('seed', range(3))
-def test_lambda_prunes_and_ce_alone_does_not(seed):
-    """With lambda = 0 the thresholds move only by the CE's evidence, which
-    a few steps on one batch do not give: the network stays the largest.
-    With a large lambda the same run prunes, for every seed."""
+def test_lambda_prunes_and_ce_alone_hardly_does(seed):
+    """With lambda = 0 the thresholds move only by the CE's evidence (here
+    one batch, repeated: consistent evidence, which may remove a small
+    choice): the network stays within 10% of the largest (the old gates
+    pruned 66% on CE alone). With a large lambda the same run prunes well
+    below that unpruned baseline, for every seed."""
     unpruned, max_macs = search_macs(0.0, seed)
-    assert unpruned == max_macs
+    assert unpruned >= 0.9 * max_macs
     pruned, _ = search_macs(5.0, seed)
-    assert pruned < 0.9 * max_macs
+    assert pruned < 0.9 * unpruned
 
 
 def test_state_round_trip(tmp_path):

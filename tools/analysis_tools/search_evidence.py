@@ -135,8 +135,10 @@ def run_search(args, value, seed):
     options.append(f'model.target_macs={value}' if args.targets else
                    f'model.cost_weight={value}')
     if args.search_epochs:
+        # (the cosine decay's end is a number in the config, not a link)
         options += [f'train_cfg.max_epochs={args.search_epochs}',
-                    f'train_cfg.val_interval={args.search_epochs}']
+                    f'train_cfg.val_interval={args.search_epochs}',
+                    f'param_scheduler.1.end={args.search_epochs}']
     options += args.search_options
     wall = run_train(SEARCH_CFG, work_dir, options,
                      osp.join(work_dir, 'train.out'))
@@ -162,7 +164,8 @@ def run_retrain(args, genotype_path, label, seed):
     ]
     if args.retrain_epochs:
         options += [f'train_cfg.max_epochs={args.retrain_epochs}',
-                    f'train_cfg.val_interval={args.retrain_epochs}']
+                    f'train_cfg.val_interval={args.retrain_epochs}',
+                    f'param_scheduler.1.end={args.retrain_epochs}']
     options += args.retrain_options
     wall = run_train(RETRAIN_CFG, work_dir, options,
                      osp.join(work_dir, 'train.out'))

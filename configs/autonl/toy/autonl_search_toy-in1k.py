@@ -1,6 +1,6 @@
 # Toy LightNL search (Section 3.2) on the toy ImageNet: the default search
 # space (Single-Path NAS macro space + SE ratio + LightNL candidates) at
-# 56 px, 6 epochs on CPU with the toy classification recipe (see
+# 56 px, 4 epochs on CPU with the toy classification recipe (see
 # configs/_base_/schedules/autonl_search_toy.py); the first half is the
 # warm-up (cost off, path dropout), then the gates are calibrated and the
 # cost term decides. For a MACs budget instead of a fixed lambda:
