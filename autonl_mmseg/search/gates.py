@@ -48,8 +48,11 @@ import torch
 from torch import nn
 
 #: the log of a score is clamped here: a zero score (all weights zero, a
-#: zero distance) is a very small one, not -inf
-LOG_FLOOR = -60.
+#: zero distance, e.g. a stride-2 candidate on a 1x1 map) is a very small
+#: one, not -inf. Above the uncalibrated threshold (-50), so that such a
+#: candidate is not accepted before calibration either (mean squares of
+#: weights are ~e^-10, far above).
+LOG_FLOOR = -40.
 
 
 def straight_through(hard, soft):

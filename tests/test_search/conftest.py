@@ -38,7 +38,7 @@ def load_script(relative):
     return module
 
 
-def run_tool(args, timeout=600):
+def run_tool(args, timeout=1800):
     """Run a repository tool with this interpreter from the repository
     root; fail with its output on a non-zero exit."""
     env = dict(os.environ, PYTHONUNBUFFERED='1', **SINGLE_THREAD)
