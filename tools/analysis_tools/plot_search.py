@@ -9,7 +9,7 @@ From a search's work dir (``tools/train.py`` with ``SearchArchLoggerHook``):
 - ``gate_trajectories.png``: one panel per kind of gate (kernel, expansion,
   SE, skip, LightNL insertion, channel ratio, spatial stride) with every
   gate's margin (log score - log threshold; > 0: the gate is on / the
-  compact candidate accepted) against the iteration, one line per block,
+  compact candidate accepted) against the iteration from its calibration, one line per block,
   coloured by depth; a last panel with every LightNL candidate's distance
   EMA and the decoded MACs. Read from the scalars the hook writes to the
   visualizer (``*/vis_data/scalars.json``);
@@ -103,9 +103,19 @@ def plot_gate_trajectories(series, out):
     import matplotlib.pyplot as plt
     from matplotlib import cm
 
-    margins = {k[len('gate/'):-len('/margin')]: v
-               for k, v in series.items()
-               if k.startswith('gate/') and k.endswith('/margin')}
+    margins = {}
+    for key, (steps, values) in series.items():
+        if not (key.startswith('gate/') and key.endswith('/margin')):
+            continue
+        name = key[len('gate/'):-len('/margin')]
+        # only calibrated points: before calibration the thresholds sit at
+        # -50 and their margins (~40) would flatten every curve
+        _, thresholds = series.get(f'gate/{name}/threshold', (steps, []))
+        keep = [i for i in range(len(steps))
+                if i >= len(thresholds) or thresholds[i] > -49]
+        if keep:
+            margins[name] = ([steps[i] for i in keep],
+                             [values[i] for i in keep])
     panels = [(title, {n: v for n, v in margins.items()
                        if re.search(pattern, n)})
               for title, pattern in GATE_KINDS]
@@ -140,8 +150,8 @@ def plot_gate_trajectories(series, out):
         twin.set_ylabel('decoded MACs (M)', color='r', fontsize=8)
     for ax in axes[len(panels) + 1:]:
         ax.axis('off')
-    fig.suptitle('gate margins (> 0: kept / compact candidate accepted); '
-                 'colour: depth', fontsize=10)
+    fig.suptitle('gate margins after calibration (> 0: kept / compact '
+                 'candidate accepted); colour: depth', fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
