@@ -9,10 +9,11 @@ genotype. See docs/search.md and docs/architecture.md.
 """
 from .cost_model import SearchCostModel
 from .dimensions import (CompactChoice, ExpandRatio, Insertion, KernelSize,
-                         SearchDimension, Skip)
+                         SearchDimension, SERatio, Skip)
 from .gates import (ThresholdGate, first_under_threshold, nested_one_hot,
                     straight_through)
-from .hooks import GenotypeDumpHook, SearchArchLoggerHook, genotype_summary
+from .hooks import (GenotypeDumpHook, SearchArchLoggerHook, gate_scalars,
+                    genotype_summary)
 from .search_classifier import AutoNLSearchClassifier
 from .search_space import (DEFAULT_SEARCH_SPACE, SearchSpaceError,
                            build_search_space)
@@ -23,8 +24,9 @@ from .supernet import AutoNLSuperNet
 __all__ = [
     'SearchCostModel', 'ThresholdGate', 'first_under_threshold',
     'nested_one_hot', 'straight_through', 'SearchDimension', 'KernelSize',
-    'ExpandRatio', 'Skip', 'Insertion', 'CompactChoice', 'GenotypeDumpHook',
-    'SearchArchLoggerHook', 'genotype_summary', 'AutoNLSearchClassifier',
-    'DEFAULT_SEARCH_SPACE', 'SearchSpaceError', 'build_search_space',
-    'SearchableLightNL', 'SearchableMBConv', 'AutoNLSuperNet'
+    'ExpandRatio', 'SERatio', 'Skip', 'Insertion', 'CompactChoice',
+    'GenotypeDumpHook', 'SearchArchLoggerHook', 'gate_scalars',
+    'genotype_summary', 'AutoNLSearchClassifier', 'DEFAULT_SEARCH_SPACE',
+    'SearchSpaceError', 'build_search_space', 'SearchableLightNL',
+    'SearchableMBConv', 'AutoNLSuperNet'
 ]

@@ -6,13 +6,17 @@ indicator; :meth:`SearchDimension.decode` turns that indicator into a
 genotype value; ``field`` and ``part`` name the MACs axis that the cost
 model (cost_model.py) builds from the candidates::
 
-    dimension      field           part       gate score (mean squares)
-    KernelSize     kernel_size     block      a ring of the superkernel
-    ExpandRatio    expand_ratio    block      a chunk of hidden channels
-    Skip           (switch)        block      the base channels
-    Insertion      (switch)        non_local  LightNL's W_d (Eqn 10)
+    dimension      field           part       gate score
+    KernelSize     kernel_size     block      mean(w^2), a superkernel ring
+    ExpandRatio    expand_ratio    block      mean(w^2), a hidden chunk
+    SERatio        se_ratio        block      mean(w^2), a chunk of SE's
+                                              squeeze FC
+    Skip           (switch)        block      mean(w^2), the base channels
+    Insertion      (switch)        non_local  mean(W_d^2) of LightNL (Eqn 10)
     CompactChoice  channel_ratio   non_local  EMA of Eqn 12's affinity distance
     CompactChoice  spatial_stride  non_local  EMA of the output distance
+
+(``ThresholdGate`` compares every score in the log domain.)
 
 A dimension with a ``field`` is a choice: its indicator is a one-hot over
 its candidates, and it is one axis of its part's MACs table (a genotype
@@ -33,17 +37,21 @@ chosen kernel). ``state`` keys:
   (k_chosen^2, detached) and ``channel_energy`` (hidden, ) over the kernel
   in use;
 - by :class:`ExpandRatio`: ``channel_mask`` (hidden, );
+- by :class:`SERatio`: ``se_mask`` (squeeze channels in use) and
+  ``se_on`` (0 when the SE-0 candidate is chosen);
 - set by ``SearchableLightNL``: ``depthwise_weight`` (W_d) and
-  ``channel_ratio_distance`` / ``spatial_stride_distance`` (EMAs).
+  ``channel_ratio_distance`` / ``spatial_stride_distance`` (EMAs);
+- ``calibrate`` (bool, optional): calibrate every gate on its current score
+  before using it (``ThresholdGate.calibrate``).
 
-A new dimension (e.g. a searched SE ratio) is one more subclass: its
-candidates, its score, its ``field`` and ``part``; the block adds it to its
-``dims`` and applies the choice in its forward pass.
+A new dimension is one more subclass: its candidates, its score, its
+``field`` and ``part``; the block adds it to its ``dims`` and applies the
+choice in its forward pass.
 """
 import torch
 from torch import nn
 
-from ..models.utils.widths import hidden_channels
+from ..models.utils.widths import hidden_channels, se_channels
 from .gates import ThresholdGate, first_under_threshold, nested_one_hot
 
 
@@ -68,6 +76,14 @@ class SearchDimension(nn.Module):
     def forward(self, state):
         """The straight-through indicator from the block's ``state``."""
         raise NotImplementedError
+
+    @staticmethod
+    def decide(gate, score, state):
+        """``gate(score)``, calibrating the gate on ``score`` first when the
+        block asks for it (``state['calibrate']``)."""
+        if state.get('calibrate'):
+            gate.calibrate(score)
+        return gate(score)
 
     def decode(self, indicator):
         """The genotype value of a hard indicator."""
@@ -124,7 +140,7 @@ class KernelSize(NestedChoice):
         for j, gate in enumerate(self.gates, start=1):
             ring = self.rings[j]
             score = (energy[:base] * ring).sum() / (base * ring_sizes[j])
-            gates.append(gate(score))
+            gates.append(self.decide(gate, score, state))
         kernel = nested_one_hot(gates, state['like'])  # (n_k, )
         # used[j] = rings 1..j on = sum of one-hot entries >= j
         used = kernel.flip(0).cumsum(0).flip(0)
@@ -164,7 +180,7 @@ class ExpandRatio(NestedChoice):
         for j, gate in enumerate(self.gates, start=1):
             lo, hi = self.hidden_sizes[j - 1], self.hidden_sizes[j]
             score = channel_energy[lo:hi].sum() / ((hi - lo) * positions)
-            gates.append(gate(score))
+            gates.append(self.decide(gate, score, state))
         expand = nested_one_hot(gates, state['like'])  # (n_e, )
         chunk_used = expand.flip(0).cumsum(0).flip(0)
         state['channel_mask'] = torch.cat([
@@ -172,6 +188,61 @@ class ExpandRatio(NestedChoice):
                 zip([0] + self.hidden_sizes[:-1], self.hidden_sizes))
         ])
         return expand
+
+    def decode(self, indicator):
+        ratio = super().decode(indicator)
+        return int(ratio) if float(ratio).is_integer() else ratio
+
+
+class SERatio(NestedChoice):
+    """SE ratio: the superkernel's SE has the squeeze width of the largest
+    ratio; ratio ``r`` uses its first ``se_channels(C_in, r)`` squeeze
+    channels (0: no SE). Chunk ``j`` of squeeze channels is used when the
+    gates of chunks ``1..j`` are on, chunk ``j``'s gate being
+    ``1[log mean(w^2) > t]`` over its rows of the squeeze FC and the hidden
+    channels in use.
+
+    Args:
+        in_channels (int): Input channels of the block.
+        candidates (Sequence[float]): SE ratios (0 = no SE).
+        gate_cfg (dict): ``ThresholdGate`` arguments.
+    """
+
+    field = 'se_ratio'
+
+    def __init__(self, in_channels, candidates, gate_cfg):
+        super().__init__(sorted(candidates), gate_cfg)
+        self.squeeze_sizes = [
+            se_channels(in_channels, r) if r > 0 else 0
+            for r in self.candidates
+        ]
+        if any(a >= b for a, b in zip(self.squeeze_sizes,
+                                      self.squeeze_sizes[1:])):
+            raise ValueError(
+                f'SE ratios {self.candidates} give squeeze widths '
+                f'{self.squeeze_sizes} for {in_channels} input channels; '
+                'they must differ')
+
+    def forward(self, state):
+        weight = state['se_weight'].flatten(1)  # (squeeze, hidden)
+        hidden = state['channel_mask'].detach().to(weight.dtype)
+        energy = weight.pow(2) @ hidden  # (squeeze, ) over channels in use
+        gates = []
+        for j, gate in enumerate(self.gates, start=1):
+            lo, hi = self.squeeze_sizes[j - 1], self.squeeze_sizes[j]
+            score = energy[lo:hi].sum() / ((hi - lo) * hidden.sum())
+            gates.append(self.decide(gate, score, state))
+        se = nested_one_hot(gates, state['like'])  # (n_se, )
+        chunk_used = se.flip(0).cumsum(0).flip(0)
+        bounds = [0] + self.squeeze_sizes
+        state['se_mask'] = torch.cat([
+            chunk_used[j].expand(bounds[j + 1] - bounds[j])
+            for j in range(len(self.candidates))
+        ])
+        # the first candidate is 'no SE' when its squeeze width is 0
+        state['se_on'] = 1 - se[0] if self.squeeze_sizes[0] == 0 else \
+            state['like']
+        return se
 
     def decode(self, indicator):
         ratio = super().decode(indicator)
@@ -194,14 +265,15 @@ class Skip(SearchDimension):
 
     def forward(self, state):
         base = state['base_channels']
-        return self.gate(state['channel_energy'][:base].sum() /
-                         (base * state['positions']))
+        return self.decide(
+            self.gate,
+            state['channel_energy'][:base].sum() /
+            (base * state['positions']), state)
 
 
 class Insertion(SearchDimension):
     """Eqn 10, whether a LightNL block is inserted:
-    ``1[mean(W_d^2) > t]``, the mean square so that thresholds are
-    comparable across blocks.
+    ``1[log mean(W_d^2) > t]``.
 
     Args:
         gate_cfg (dict): ``ThresholdGate`` arguments.
@@ -218,7 +290,7 @@ class Insertion(SearchDimension):
         return state['depthwise_weight'].pow(2).mean()
 
     def forward(self, state):
-        return self.gate(self.score(state))
+        return self.decide(self.gate, self.score(state), state)
 
 
 class CompactChoice(SearchDimension):
@@ -242,6 +314,8 @@ class CompactChoice(SearchDimension):
         self.gate = ThresholdGate(direction='below', **gate_cfg)
 
     def forward(self, state):
-        distances = state[f'{self.field}_distance']
-        return first_under_threshold(self.gate,
-                                     distances.to(state['like'].dtype))
+        distances = state[f'{self.field}_distance'].to(state['like'].dtype)
+        if state.get('calibrate'):
+            # off by the margin from the most similar compact candidate
+            self.gate.calibrate(distances[:-1].min())
+        return first_under_threshold(self.gate, distances)

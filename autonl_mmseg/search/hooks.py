@@ -3,6 +3,7 @@
 ``EpochSeedHook``.)"""
 import os.path as osp
 
+import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -21,7 +22,8 @@ def _search_model(runner):
 
 
 def genotype_summary(genotype):
-    """One line per stage: ``e<expand>k<kernel>[+nl<r>/<s>]`` per block
+    """One line per stage: ``e<expand>k<kernel>[se<r>][+nl<r>/<s>]`` per
+    block
     (``+<type><args>`` for a non-local block other than LightNL)."""
     lines = []
     blocks = genotype['blocks']
@@ -30,6 +32,8 @@ def genotype_summary(genotype):
         for i in ids:
             b = blocks[i]
             part = f"e{b['expand_ratio']}k{b['kernel_size']}"
+            if b.get('se_ratio'):
+                part += f"se{b['se_ratio']:g}"
             non_local = b['non_local']
             if non_local:
                 name = 'nl' if non_local['type'] == 'LightNL' else \
@@ -43,22 +47,55 @@ def genotype_summary(genotype):
     return '\n'.join(lines)
 
 
+def gate_scalars(supernet):
+    """The diagnostics of ``supernet.gate_states()`` as flat scalar names:
+    ``gate/<gate>/score``, ``.../threshold``, ``.../margin`` (log units)
+    and ``distance/<LightNL>.<field>_<candidate>`` (EMA)."""
+    gates, distances = supernet.gate_states()
+    scalars = {}
+    for name, state in gates.items():
+        for key, value in state.items():
+            if value is not None:
+                scalars[f'gate/{name}/{key}'] = value
+    for name, value in distances.items():
+        if value != float('inf'):
+            scalars[f'distance/{name}'] = value
+    return scalars
+
+
 @HOOKS.register_module()
 class SearchArchLoggerHook(Hook):
     """Log the decoded architecture and its MACs every ``interval``
-    training iterations (and at the last one).
+    training iterations (and at the last one), and every gate's score,
+    threshold and margin and every LightNL distance EMA to the runner's
+    visualizer (``add_scalars``: ``vis_data/scalars.json`` with MMEngine's
+    ``LocalVisBackend``, TensorBoard with its backend) every
+    ``scalar_interval`` iterations. ``tools/analysis_tools/plot_search.py``
+    draws them.
 
     Args:
         interval (int): Logging interval in iterations. Default: 50.
+        scalar_interval (int): Gate-scalar interval in iterations; 0: off.
+            Default: 10.
     """
 
     priority = 'LOW'
 
-    def __init__(self, interval=50):
+    def __init__(self, interval=50, scalar_interval=10):
         self.interval = interval
+        self.scalar_interval = scalar_interval
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
+        if self.scalar_interval and (
+                self.every_n_train_iters(runner, self.scalar_interval)
+                or self.is_last_train_iter(runner)):
+            model = _search_model(runner)
+            scalars = gate_scalars(model.backbone)
+            with torch.no_grad():
+                scalars['search/macs_decoded'] = float(
+                    model.expected_macs().item())
+            runner.visualizer.add_scalars(scalars, step=runner.iter + 1)
         if not (self.every_n_train_iters(runner, self.interval)
                 or self.is_last_train_iter(runner)):
             return

@@ -22,19 +22,25 @@ class AutoNLSearchClassifier(ImageClassifier):
 
     ``cost`` is ``log(MACs / target_macs)`` (``cost_form='log'``: Eqn 15;
     the target only shifts the loss, the gradient is that of
-    ``log(MACs)``) or ``|log(MACs / target_macs)|`` (``'abs_log'``: pulls
-    the MACs towards the target from both sides). ``MACs`` is the cost
-    model's expected MACs at ``cost_input_size``, which equal the decoded
-    network's MACs in the forward pass.
+    ``log(MACs)``) or ``|log(MACs / target_macs)|`` (``'abs_log'``: a
+    budget, pulls the MACs towards the target from both sides). By default
+    (``cost_form=None``) a ``target_macs`` selects ``'abs_log'`` and no
+    target plain Eqn 15, so ``target_macs=2e8`` alone makes the search aim
+    at 200M MACs. ``MACs`` is the cost model's expected MACs at
+    ``cost_input_size``, which equal the decoded network's MACs in the
+    forward pass.
 
     During the warm-up (the first ``cost_warmup`` iterations, or that
-    fraction of the run when it is a float < 1) the cost term is off and,
-    with ``freeze_thresholds_in_warmup``, the thresholds receive no
-    gradient: the supernet's weights train as the largest network first, as
-    in Single-Path NAS. The current iteration is read from the runner's
-    ``MessageHub`` (``iter``, ``max_iters``), so a resumed run continues
-    the warm-up where it stopped. Without a runner, the warm-up is treated
-    as over.
+    fraction of the run when it is a float < 1) the cost term is off, with
+    ``freeze_thresholds_in_warmup`` the thresholds receive no gradient, and
+    with ``warmup_keep_prob < 1`` every gate takes its smaller choice with
+    probability ``1 - warmup_keep_prob`` in each forward pass (path
+    dropout), so that every candidate path is trained before decisions are
+    made. At the first iteration after the warm-up the gates are calibrated
+    on their scores (``AutoNLSuperNet.calibrate_thresholds``). The current
+    iteration is read from the runner's ``MessageHub`` (``iter``,
+    ``max_iters``), so a resumed run continues the warm-up where it
+    stopped. Without a runner, the warm-up is treated as over.
 
     The loss dict has ``loss_ce``, ``loss_cost`` (weighted; 0 in the
     warm-up) and, for logging (detached, no 'loss' in the key), ``macs``
@@ -47,13 +53,19 @@ class AutoNLSearchClassifier(ImageClassifier):
         cost_weight (float): lambda of Eqn 15. Default: 0.
         target_macs (float, optional): MACs target of the cost term.
             Default: None (1, i.e. plain ``log(MACs)``).
-        cost_form (str): 'log' or 'abs_log'. Default: 'log'.
+        cost_form (str, optional): 'log' or 'abs_log'; None: 'abs_log'
+            with a ``target_macs``, else 'log'. Default: None.
         cost_warmup (int | float): Warm-up iterations (int) or fraction of
             ``max_iters`` (float < 1). Default: 0.
         cost_input_size (int | tuple[int, int]): Input size the MACs refer
             to (deployment size, independent of the search crops).
             Default: 224.
+        cost_num_classes (int, optional): FC outputs the MACs refer to;
+            None: the head's ``num_classes``. Default: None.
         freeze_thresholds_in_warmup (bool): Default: True.
+        warmup_keep_prob (float): Probability that a gate keeps its (larger)
+            choice in a warm-up forward pass; 1 disables path dropout.
+            Default: 1.
     """
 
     def __init__(self,
@@ -66,10 +78,12 @@ class AutoNLSearchClassifier(ImageClassifier):
                  init_cfg=None,
                  cost_weight=0.,
                  target_macs=None,
-                 cost_form='log',
+                 cost_form=None,
                  cost_warmup=0,
                  cost_input_size=224,
-                 freeze_thresholds_in_warmup=True):
+                 cost_num_classes=None,
+                 freeze_thresholds_in_warmup=True,
+                 warmup_keep_prob=1.):
         super().__init__(backbone, neck=neck, head=head,
                          pretrained=pretrained, train_cfg=train_cfg,
                          data_preprocessor=data_preprocessor,
@@ -77,9 +91,14 @@ class AutoNLSearchClassifier(ImageClassifier):
         if not hasattr(self.backbone, 'decode'):
             raise TypeError('AutoNLSearchClassifier needs a searchable '
                             f'backbone, got {type(self.backbone).__name__}')
+        if cost_form is None:
+            cost_form = 'log' if target_macs is None else 'abs_log'
         if cost_form not in COST_FORMS:
             raise ValueError(f'cost_form must be one of {COST_FORMS}, got '
                              f'{cost_form!r}')
+        if not 0 < warmup_keep_prob <= 1:
+            raise ValueError('warmup_keep_prob must be in (0, 1], got '
+                             f'{warmup_keep_prob}')
         if cost_weight < 0:
             raise ValueError(f'cost_weight must be >= 0, got {cost_weight}')
         if target_macs is not None and target_macs <= 0:
@@ -95,9 +114,12 @@ class AutoNLSearchClassifier(ImageClassifier):
         self.cost_warmup = cost_warmup
         self.cost_input_size = cost_input_size
         self.freeze_thresholds_in_warmup = freeze_thresholds_in_warmup
+        self.warmup_keep_prob = float(warmup_keep_prob)
         self.num_classes = getattr(self.head, 'num_classes', 0) or 0
+        self.cost_num_classes = self.num_classes \
+            if cost_num_classes is None else int(cost_num_classes)
         self.cost_model = SearchCostModel(self.backbone, cost_input_size,
-                                          self.num_classes)
+                                          self.cost_num_classes)
         self._warned = False
 
     # ---------------------------------------------------------- warm-up --
@@ -136,9 +158,19 @@ class AutoNLSearchClassifier(ImageClassifier):
 
     def loss(self, inputs, data_samples):
         active = self.cost_active()
-        self.backbone.freeze_thresholds(self.freeze_thresholds_in_warmup
-                                        and not active)
-        feats = self.extract_feat(inputs)
+        backbone = self.backbone
+        backbone.freeze_thresholds(self.freeze_thresholds_in_warmup
+                                   and not active)
+        if active and not backbone.calibrated():
+            backbone.calibrate_thresholds()
+        # path dropout in the warm-up's forward pass only (not in the cost
+        # model's evaluation, nor in decoding)
+        backbone.set_path_dropout(0. if active else 1 -
+                                  self.warmup_keep_prob)
+        try:
+            feats = self.extract_feat(inputs)
+        finally:
+            backbone.set_path_dropout(0.)
         losses = self.head.loss(feats, data_samples)
         ce = losses.pop('loss')
         macs = self.expected_macs()
@@ -156,10 +188,11 @@ class AutoNLSearchClassifier(ImageClassifier):
         """The decoded genotype with MACs / params in ``meta``."""
         genotype = self.backbone.decode(name)
         macs = genotype_macs(genotype, self.cost_model.input_size,
-                             self.num_classes)['total']
+                             self.cost_num_classes)['total']
         info = dict(
             macs=int(macs),
             macs_input_size=list(self.cost_model.input_size),
+            macs_num_classes=self.cost_num_classes,
             macs_224=int(genotype_macs(genotype, (224, 224),
                                        self.num_classes)['total']),
             params=int(genotype_params(genotype, self.num_classes)),
@@ -172,6 +205,7 @@ class AutoNLSearchClassifier(ImageClassifier):
                 target_macs=self.target_macs,
                 cost_form=self.cost_form,
                 cost_warmup=self.cost_warmup,
+                warmup_keep_prob=self.warmup_keep_prob,
                 search_space=to_plain(self.backbone.space['definition'])))
         info.update(meta or {})
         genotype['meta'] = info

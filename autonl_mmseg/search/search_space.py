@@ -6,10 +6,12 @@ LightNL candidates::
     stem 32 -> [e1 k3 16] -> 4 x 24 (s2) -> 4 x 40 (s2) -> 4 x 80 (s2)
             -> 4 x 96 (s1) -> 4 x 192 (s2) -> 1 x 320 (s1) -> head 1280
 
-Every block but the first chooses a kernel in ``kernel_sizes`` and an
-expansion in ``expand_ratios`` and carries a searchable LightNL; blocks
-after the first of their stage may be skipped. Per stage, any of
-``kernel_sizes``, ``expand_ratios``, ``se_ratio`` (fixed SE, not searched),
+Every block but the first chooses a kernel in ``kernel_sizes``, an
+expansion in ``expand_ratios`` and an SE ratio in ``se_ratios`` (0 = no SE)
+and carries a searchable LightNL; blocks after the first of their stage may
+be skipped. The published AutoNL-S and AutoNL-L are points of this space
+(SE 0, 0.25 and 0.5 occur in both). Per stage, any of ``kernel_sizes``,
+``expand_ratios``, ``se_ratios`` (``se_ratio``: one fixed value),
 ``skippable`` and ``light_nl`` (False: no LightNL candidate) can be
 overridden. The first block of a stage is never skipped, so a decoded
 network always has one stage per entry of ``stages`` (7 by default: the
@@ -23,24 +25,26 @@ DEFAULT_SEARCH_SPACE = dict(
     act='Swish',
     kernel_sizes=(3, 5),
     expand_ratios=(3, 6),
+    se_ratios=(0, 0.25, 0.5),
     # LightNL candidates (Eqn 11-13): the reference is the largest channel
     # ratio at spatial stride 1.
     light_nl=dict(channel_ratios=(0.125, 0.25, 0.5), spatial_strides=(2, 1)),
     stages=[
         dict(out_channels=16, num_blocks=1, stride=1, kernel_sizes=(3, ),
-             expand_ratios=(1, ), se_ratio=0, light_nl=False),
-        dict(out_channels=24, num_blocks=4, stride=2, se_ratio=0),
-        dict(out_channels=40, num_blocks=4, stride=2, se_ratio=0),
-        dict(out_channels=80, num_blocks=4, stride=2, se_ratio=0.25),
-        dict(out_channels=96, num_blocks=4, stride=1, se_ratio=0.25),
-        dict(out_channels=192, num_blocks=4, stride=2, se_ratio=0.25),
-        dict(out_channels=320, num_blocks=1, stride=1, se_ratio=0.25),
+             expand_ratios=(1, ), se_ratios=(0, ), light_nl=False),
+        dict(out_channels=24, num_blocks=4, stride=2),
+        dict(out_channels=40, num_blocks=4, stride=2),
+        dict(out_channels=80, num_blocks=4, stride=2),
+        dict(out_channels=96, num_blocks=4, stride=1),
+        dict(out_channels=192, num_blocks=4, stride=2),
+        dict(out_channels=320, num_blocks=1, stride=1),
     ])
 
 STAGE_KEYS = ('out_channels', 'num_blocks', 'stride', 'kernel_sizes',
-              'expand_ratios', 'se_ratio', 'skippable', 'light_nl')
+              'expand_ratios', 'se_ratios', 'se_ratio', 'skippable',
+              'light_nl')
 SPACE_KEYS = ('stem_channels', 'head_channels', 'act', 'kernel_sizes',
-              'expand_ratios', 'light_nl', 'stages')
+              'expand_ratios', 'se_ratios', 'light_nl', 'stages')
 
 
 class SearchSpaceError(ValueError):
@@ -71,7 +75,7 @@ def build_search_space(search_space=None):
         ``channel_ratios`` ascending, ``spatial_strides`` descending, i.e.
         most compact first and the reference last) and ``blocks``: a list of
         dicts (``stage``, ``in_channels``, ``out_channels``, ``stride``,
-        ``kernel_sizes``, ``expand_ratios``, ``se_ratio``, ``skippable``,
+        ``kernel_sizes``, ``expand_ratios``, ``se_ratios``, ``skippable``,
         ``light_nl``).
     """
     space = copy.deepcopy(DEFAULT_SEARCH_SPACE)
@@ -142,9 +146,15 @@ def build_search_space(search_space=None):
             raise SearchSpaceError(
                 f'{where}: expand_ratios must be >= 1, and 1 (no expansion '
                 f'conv) can only be the single choice, got {expands}')
-        se_ratio = stage.get('se_ratio', 0)
-        if not 0 <= se_ratio <= 1:
-            raise SearchSpaceError(f'{where}: se_ratio must be in [0, 1]')
+        if 'se_ratio' in stage and 'se_ratios' in stage:
+            raise SearchSpaceError(f'{where}: give se_ratio (fixed) or '
+                                   'se_ratios (searched), not both')
+        se_ratios = _sorted_choices(
+            where, 'se_ratios',
+            stage.get('se_ratio', stage.get('se_ratios',
+                                            space['se_ratios'])), float)
+        if not all(0 <= r <= 1 for r in se_ratios):
+            raise SearchSpaceError(f'{where}: SE ratios must be in [0, 1]')
         skippable = stage.get('skippable', True)
         with_light_nl = stage.get('light_nl', True)
         for i in range(num_blocks):
@@ -158,7 +168,9 @@ def build_search_space(search_space=None):
                      expand_ratios=tuple(
                          int(e) if float(e).is_integer() else e
                          for e in expands),
-                     se_ratio=se_ratio,
+                     se_ratios=tuple(
+                         int(r) if float(r).is_integer() else r
+                         for r in se_ratios),
                      # Single-Path NAS: only non-first blocks of a stage
                      # (stride 1, in == out, so a residual exists).
                      skippable=bool(skippable and i > 0),

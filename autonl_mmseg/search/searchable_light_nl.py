@@ -1,6 +1,6 @@
 """A LightNL block whose insertion and compactness are searched (Sec. 3.2).
 
-Insertion (Eqn 10): ``g = 1[mean(W_d^2) > t]``. The gate multiplies the
+Insertion (Eqn 10): ``g = 1[log mean(W_d^2) > t]``. The gate multiplies the
 whole branch, ``z = x + g * BN(DWConv(y, W_d))``, rather than only ``W_d``:
 in training mode ``BN(0) = beta``, so zeroing ``W_d`` alone would not give
 ``z = x``.
@@ -67,11 +67,10 @@ class SearchableLightNL(LightNL):
         norm_cfg (dict): Norm after the depthwise conv.
             Default: dict(type='BN').
         insert_gate_cfg (dict): ``ThresholdGate`` arguments of the insertion
-            gate (score: mean square of ``W_d``).
-            Default: dict(init_threshold=0., temperature=0.05).
+            gate (score: mean square of ``W_d``). Default: dict().
         compact_gate_cfg (dict): ``ThresholdGate`` arguments of the channel
-            and spatial gates (score: relative distance).
-            Default: dict(init_threshold=0., temperature=0.1).
+            and spatial gates (score: relative distance EMA). Default:
+            dict().
         ema_momentum (float): Weight of the new batch in the distance EMAs.
             Default: 0.1.
         reuse (bool): Eqn 14 reuse of the largest ratio's Gram. False
@@ -84,8 +83,8 @@ class SearchableLightNL(LightNL):
                  channel_ratios=(0.125, 0.25, 0.5),
                  spatial_strides=(2, 1),
                  norm_cfg=dict(type='BN'),
-                 insert_gate_cfg=dict(init_threshold=0., temperature=0.05),
-                 compact_gate_cfg=dict(init_threshold=0., temperature=0.1),
+                 insert_gate_cfg=dict(),
+                 compact_gate_cfg=dict(),
                  ema_momentum=0.1,
                  reuse=True,
                  init_cfg=None):
@@ -137,15 +136,17 @@ class SearchableLightNL(LightNL):
             persistent=False)
 
     # ------------------------------------------------------------ gates --
-    def indicators(self):
+    def indicators(self, calibrate=False):
         """Straight-through indicators from the current weights and EMAs,
         one per dimension: ``insert`` (scalar), ``channel_ratio`` (one-hot
         over ``channel_ratios``), ``spatial_stride`` (one-hot over
-        ``spatial_strides``, most compact first)."""
+        ``spatial_strides``, most compact first). ``calibrate``: calibrate
+        the gates on their current scores first."""
         weight = self.depthwise_conv.weight
         state = dict(
             depthwise_weight=weight,
             like=weight.new_ones(()),
+            calibrate=calibrate,
             channel_ratio_distance=self.channel_distance_ema,
             spatial_stride_distance=self.spatial_distance_ema)
         return {name: dim(state) for name, dim in self.dims.items()}

@@ -10,22 +10,25 @@ Its dimensions (dimensions.py) choose
   expansion-``e`` choice. The unused channels are zeroed after the
   depthwise conv + BN + activation, so SE and the projection see exactly
   the smaller block;
+- the SE ratio (when ``se_ratios`` has several candidates): the SE layer
+  of the largest ratio, whose first ``se_channels(C_in, r)`` squeeze
+  channels are the ratio-``r`` choice; ratio 0 bypasses SE;
 - the skip (``skippable`` blocks: stride 1, in == out, not first of a
   stage): when it is off the block's output is its input (its LightNL goes
   with it). The expansion gates then no longer matter.
 
-All scores are mean squares (``||w||^2`` divided by the number of entries)
-so that one threshold scale fits every gate and block. The dimensions are
-evaluated in the order kernel -> expansion -> skip, each score using the
-kernel chosen before it (straight-through, so the gradients follow the
-nesting).
+The weight scores are mean squares (``||w||^2`` divided by the number of
+entries), compared in the log domain (gates.py). The dimensions are
+evaluated in the order kernel -> expansion -> SE -> skip, each score using
+the kernel (and hidden channels) chosen before it (straight-through, so the
+gradients follow the nesting).
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..models.utils.mbconv import MBConv
-from .dimensions import ExpandRatio, KernelSize, Skip
+from .dimensions import ExpandRatio, KernelSize, SERatio, Skip
 
 
 class SearchableMBConv(MBConv):
@@ -41,8 +44,9 @@ class SearchableMBConv(MBConv):
         expand_ratios (Sequence[float]): Expansion candidates; ``(1, )``
             means no expansion conv. Default: (3, 6).
         dilation (int): Dilation of the depthwise conv. Default: 1.
-        se_ratio (float): SE squeeze width = max(1, int(in_channels *
-            se_ratio)) (fixed, not searched); 0 disables SE. Default: 0.
+        se_ratios (float | Sequence[float]): SE ratio candidates (squeeze
+            width max(1, int(in_channels * r)); 0 = no SE); one value: SE
+            fixed, not searched. Default: 0.
         skippable (bool): Whether the block may be skipped. Default: False.
         non_local (dict, optional): Config of the searchable non-local
             block, e.g. ``dict(type='SearchableLightNL', channel_ratios=...,
@@ -50,7 +54,7 @@ class SearchableMBConv(MBConv):
             Default: None.
         gate_cfg (dict): ``ThresholdGate`` arguments of the kernel,
             expansion and skip gates.
-            Default: dict(init_threshold=0., temperature=0.05).
+            Default: dict() (``ThresholdGate``'s defaults).
         conv_cfg (dict, optional): Config of conv layers. Default: None.
         norm_cfg (dict): Config of norm layers. Default: dict(type='BN').
         act_cfg (dict): Config of activations. Default: dict(type='Swish').
@@ -64,16 +68,19 @@ class SearchableMBConv(MBConv):
                  kernel_sizes=(3, 5),
                  expand_ratios=(3, 6),
                  dilation=1,
-                 se_ratio=0,
+                 se_ratios=0,
                  skippable=False,
                  non_local=None,
-                 gate_cfg=dict(init_threshold=0., temperature=0.05),
+                 gate_cfg=dict(),
                  conv_cfg=None,
                  norm_cfg=dict(type='BN'),
                  act_cfg=dict(type='Swish'),
                  init_cfg=None):
         kernel = KernelSize(kernel_sizes, gate_cfg)
         expand = ExpandRatio(in_channels, expand_ratios, gate_cfg)
+        if isinstance(se_ratios, (int, float)):
+            se_ratios = (se_ratios, )
+        se = SERatio(in_channels, se_ratios, gate_cfg)
         # (no gradient checkpointing: a recomputed forward would update the
         # LightNL distance EMAs twice)
         super().__init__(
@@ -83,7 +90,7 @@ class SearchableMBConv(MBConv):
             expand.candidates[-1],
             kernel.candidates[-1],
             dilation=dilation,
-            se_ratio=se_ratio,
+            se_ratio=se.candidates[-1],
             non_local=non_local,
             conv_cfg=conv_cfg,
             norm_cfg=norm_cfg,
@@ -92,10 +99,13 @@ class SearchableMBConv(MBConv):
         if skippable and not self.use_res_connect:
             raise ValueError('only a block with stride 1 and in_channels == '
                              'out_channels can be skipped')
-        self.se_ratio = se_ratio
         self.skippable = skippable
         self.dims = nn.ModuleDict(
             dict(kernel_size=kernel, expand_ratio=expand))
+        if len(se.candidates) > 1:
+            self.dims['se_ratio'] = se
+        else:
+            self._fixed_se_ratio = se.candidates[0]
         if skippable:
             self.dims['keep'] = Skip(gate_cfg)
 
@@ -107,19 +117,37 @@ class SearchableMBConv(MBConv):
     def expand_ratios(self):
         return self.dims['expand_ratio'].candidates
 
+    @property
+    def se_ratios(self):
+        if 'se_ratio' in self.dims:
+            return self.dims['se_ratio'].candidates
+        return (self._fixed_se_ratio, )
+
     # ------------------------------------------------------------ gates --
-    def _evaluate(self):
+    def _evaluate(self, calibrate=False):
         """Indicators of the block's own dimensions, and the state they
-        leave (kernel mask, channel mask)."""
+        leave (kernel mask, channel mask, SE mask); ``calibrate``:
+        calibrate the gates on their current scores first."""
         weight = self.depthwise_conv.conv.weight
         state = dict(
             depthwise_weight=weight,
             like=weight.new_ones(()),
-            base_channels=self.dims['expand_ratio'].hidden_sizes[0])
+            base_channels=self.dims['expand_ratio'].hidden_sizes[0],
+            calibrate=calibrate)
+        if self.se is not None:
+            state['se_weight'] = self.se.conv1.conv.weight
         indicators = {name: dim(state) for name, dim in self.dims.items()}
         # a block that cannot be skipped is always kept
         indicators.setdefault('keep', state['like'])
         return indicators, state
+
+    def calibrate(self):
+        """Calibrate every gate of the block on its current score
+        (``ThresholdGate.calibrate``; calibrated gates are left alone)."""
+        with torch.no_grad():
+            self._evaluate(calibrate=True)
+            if self.non_local is not None:
+                self.non_local.indicators(calibrate=True)
 
     def indicators(self):
         """Straight-through indicators of this block, one per dimension.
@@ -127,7 +155,8 @@ class SearchableMBConv(MBConv):
         Returns:
             dict: ``keep`` (scalar, 1 when not skippable), ``kernel_size``
             (one-hot over ``kernel_sizes``), ``expand_ratio`` (over
-            ``expand_ratios``) and, with a LightNL candidate, its
+            ``expand_ratios``), ``se_ratio`` (when searched) and, with a
+            LightNL candidate, its
             ``insert``, ``channel_ratio`` and ``spatial_stride``.
         """
         result = self._evaluate()[0]
@@ -143,7 +172,7 @@ class SearchableMBConv(MBConv):
             out_channels=self.out_channels,
             stride=self.stride,
             kernel_size=self.kernel_sizes[-1],
-            se_ratio=self.se_ratio,
+            se_ratio=self.se_ratios[-1],
             non_local=None)
         entry.update(choices)
         return entry
@@ -162,6 +191,18 @@ class SearchableMBConv(MBConv):
             if self.non_local is not None else None)
 
     # ---------------------------------------------------------- forward --
+    def _se(self, out, state):
+        """SE with the chosen squeeze channels (all when not searched);
+        bypassed when the SE-0 candidate is chosen."""
+        if 'se_mask' not in state:
+            return self.se(out)
+        se = self.se
+        squeeze = se.conv1(se.global_avgpool(out))
+        squeeze = squeeze * state['se_mask'].to(out.dtype).view(1, -1, 1, 1)
+        weight = se.conv2(squeeze)
+        se_on = state['se_on'].to(out.dtype)
+        return out * (se_on * weight + (1 - se_on))
+
     def forward(self, x):
         indicators, state = self._evaluate()
         depthwise = self.depthwise_conv
@@ -172,7 +213,7 @@ class SearchableMBConv(MBConv):
         out = depthwise.activate(depthwise.norm(out))
         out = out * state['channel_mask'].to(out.dtype).view(1, -1, 1, 1)
         if self.se is not None:
-            out = self.se(out)
+            out = self._se(out, state)
         out = self.project_conv(out)
         if self.non_local is not None:
             out = self.non_local(out)

@@ -30,12 +30,12 @@ class AutoNLSuperNet(MBConvNet):
             ``autonl_mmseg.search.search_space``); None: the default
             Single-Path NAS space with LightNL candidates.
         gate_cfg (dict): ``ThresholdGate`` arguments of the kernel,
-            expansion, skip and LightNL-insertion gates (scores: mean
-            squares of depthwise weights).
-            Default: dict(init_threshold=0., temperature=0.05).
+            expansion, SE, skip and LightNL-insertion gates (scores: mean
+            squares of weights). Default: dict() (``ThresholdGate``'s
+            defaults: temperature 0.5, init_margin 1, log units).
         compact_gate_cfg (dict): ``ThresholdGate`` arguments of the LightNL
-            channel and spatial gates (scores: relative distances).
-            Default: dict(init_threshold=0., temperature=0.1).
+            channel and spatial gates (scores: relative distance EMAs).
+            Default: dict().
         ema_momentum (float): Weight of a new batch in the LightNL distance
             EMAs. Default: 0.1.
         light_nl_reuse (bool): Eqn 14 reuse in the LightNL candidates;
@@ -57,8 +57,8 @@ class AutoNLSuperNet(MBConvNet):
 
     def __init__(self,
                  search_space=None,
-                 gate_cfg=dict(init_threshold=0., temperature=0.05),
-                 compact_gate_cfg=dict(init_threshold=0., temperature=0.1),
+                 gate_cfg=dict(),
+                 compact_gate_cfg=dict(),
                  ema_momentum=0.1,
                  light_nl_reuse=True,
                  out_indices=(-1, ),
@@ -101,7 +101,7 @@ class AutoNLSuperNet(MBConvNet):
             kernel_sizes=spec['kernel_sizes'],
             expand_ratios=spec['expand_ratios'],
             dilation=dilation,
-            se_ratio=spec['se_ratio'],
+            se_ratios=spec['se_ratios'],
             skippable=spec['skippable'],
             non_local=non_local,
             gate_cfg=self.gate_cfg,
@@ -125,14 +125,57 @@ class AutoNLSuperNet(MBConvNet):
         for gate in self.gates():
             gate.frozen = frozen
 
+    def set_path_dropout(self, drop_prob):
+        """Every gate takes its smaller choice with probability
+        ``drop_prob`` in the following forward passes (0: off)."""
+        for gate in self.gates():
+            gate.drop_prob = float(drop_prob)
+
+    def calibrated(self):
+        """Whether every gate has been calibrated."""
+        return all(bool(gate.calibrated) for gate in self.gates())
+
+    def calibrate_thresholds(self):
+        """Calibrate the gates that are not yet (``ThresholdGate.calibrate``:
+        ``t = log(score) - init_margin``). A distance gate whose EMAs have
+        seen no batch stays uncalibrated until they have. Returns the
+        number of gates calibrated now."""
+        before = sum(bool(gate.calibrated) for gate in self.gates())
+        for block in self.blocks():
+            block.calibrate()
+        return sum(bool(gate.calibrated) for gate in self.gates()) - before
+
+    def gate_states(self):
+        """Diagnostics: ``{name: dict(score, threshold, margin)}`` of every
+        gate (log units; ``score`` of the last forward pass, None before
+        it; a distance gate's score is its last candidate's) and
+        ``{name: EMA}`` of every LightNL candidate's distance."""
+        gates, distances = {}, {}
+        for name, module in self.named_modules():
+            if isinstance(module, ThresholdGate):
+                t = module.threshold.item()
+                score = module.last_score
+                margin = None
+                if score is not None:
+                    margin = score - t if module.direction == 'above' else \
+                        t - score
+                gates[name] = dict(score=score, threshold=t, margin=margin)
+            elif hasattr(module, 'channel_distance_ema'):
+                for field, ema, candidates in (
+                        ('channel_ratio', module.channel_distance_ema,
+                         module.channel_ratios),
+                        ('spatial_stride', module.spatial_distance_ema,
+                         module.spatial_strides)):
+                    for value, candidate in zip(ema.tolist(), candidates):
+                        distances[f'{name}.{field}_{candidate:g}'] = value
+        return gates, distances
+
     def indicators(self):
         """Per-block straight-through indicators (see
         ``SearchableMBConv.indicators``), for the cost model."""
         return [block.indicators() for block in self.blocks()]
 
-    def decode(self, name='autonl-search'):
-        """The current hard architecture as a validated genotype dict."""
-        blocks = [block.decode() for block in self.blocks()]
+    def _genotype(self, blocks, name):
         genotype = dict(
             format=FORMAT_NAME,
             version=FORMAT_VERSION,
@@ -141,4 +184,35 @@ class AutoNLSuperNet(MBConvNet):
             head_channels=self.space['head_channels'],
             act=self.act_cfg['type'],
             blocks=[b for b in blocks if b is not None])
-        return validate_genotype(genotype, '<decoded supernet>')
+        return validate_genotype(genotype, f'<{name}>')
+
+    def decode(self, name='autonl-search'):
+        """The current hard architecture as a validated genotype dict."""
+        return self._genotype([block.decode() for block in self.blocks()],
+                              name)
+
+    def sample_genotype(self, rng, name='autonl-random'):
+        """A genotype drawn at random from the search space (the search's
+        baseline): every skippable block kept with probability 1/2, every
+        LightNL candidate inserted with probability 1/2, every choice
+        uniform over its candidates.
+
+        Args:
+            rng (random.Random): The random generator.
+        """
+        blocks = []
+        for block in self.blocks():
+            if 'keep' in block.dims and rng.random() < 0.5:
+                continue
+            non_local = None
+            nl = block.non_local
+            if nl is not None and rng.random() < 0.5:
+                non_local = nl.genotype_entry(**{
+                    dim.field: rng.choice(dim.candidates)
+                    for dim in nl.dims.values() if dim.field
+                })
+            blocks.append(block.genotype_entry(
+                **{dim.field: rng.choice(dim.candidates)
+                   for dim in block.dims.values() if dim.field},
+                non_local=non_local))
+        return self._genotype(blocks, name)

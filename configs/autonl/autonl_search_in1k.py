@@ -18,8 +18,10 @@ model = dict(
         _delete_=True,
         type='AutoNLSuperNet',
         search_space=None,  # the default space
-        gate_cfg=dict(init_threshold=0., temperature=0.05),
-        compact_gate_cfg=dict(init_threshold=0., temperature=0.1),
+        # log-domain scores, thresholds calibrated at the end of the
+        # warm-up 1 log unit from their scores (docs/search.md)
+        gate_cfg=dict(temperature=0.5, init_margin=1.0),
+        compact_gate_cfg=dict(temperature=0.5, init_margin=1.0),
         ema_momentum=0.1,
         norm_cfg=dict(type='BN', eps=1e-3, momentum=0.01)),
     # plain CE during the search (no label smoothing), dropout 0.2
@@ -29,8 +31,9 @@ model = dict(
     # target_macs=300e6, cost_form='abs_log'
     cost_weight=0.02,
     target_macs=None,
-    cost_form='log',
+    cost_form=None,  # 'log' (Eqn 15); 'abs_log' once a target is given
     cost_warmup=0.6,
+    warmup_keep_prob=0.7,  # path dropout in the warm-up
     cost_input_size=224)
 train_dataloader = dict(batch_size=128, persistent_workers=False)
 val_dataloader = dict(batch_size=128)

@@ -38,7 +38,7 @@ def load_script(relative):
     return module
 
 
-def run_tool(args, timeout=600):
+def run_tool(args, timeout=1800):
     """Run a repository tool with this interpreter from the repository
     root; fail with its output on a non-zero exit."""
     env = dict(os.environ, PYTHONUNBUFFERED='1', **SINGLE_THREAD)
@@ -55,7 +55,9 @@ def run_tool(args, timeout=600):
 def search_options(data_root, max_epochs=SEARCH_EPOCHS):
     """--cfg-options of the small toy search of the tests: 32 px crops,
     batch 8, warm-up in iterations (independent of max_epochs, so an
-    interrupted run has the same schedule), thresholds with a large lr."""
+    interrupted run has the same schedule), no lr warm-up, a large lambda
+    and a small calibration margin so that 13 iterations of search
+    decide something."""
     options = [
         f'train_dataloader.dataset.data_root={data_root}',
         f'val_dataloader.dataset.data_root={data_root}',
@@ -74,8 +76,10 @@ def search_options(data_root, max_epochs=SEARCH_EPOCHS):
         f'train_cfg.max_epochs={max_epochs}',
         f'train_cfg.val_interval={SEARCH_EPOCHS}',
         'model.cost_warmup=5',
-        'model.cost_weight=1.0',
-        'optim_wrapper.paramwise_cfg.custom_keys.threshold.lr_mult=5.0',
+        'model.cost_weight=5.0',
+        'model.backbone.gate_cfg.init_margin=0.02',
+        'param_scheduler.0.start_factor=1.0',
+        f'param_scheduler.1.end={SEARCH_EPOCHS}',
         'default_hooks.checkpoint.interval=1',
         'default_hooks.checkpoint.max_keep_ckpts=10',
         'custom_hooks.0.interval=10',

@@ -1,4 +1,6 @@
 """Helpers shared by the search tests."""
+import math
+
 import torch
 
 from autonl_mmseg.search import (SearchableLightNL, SearchableMBConv,
@@ -19,23 +21,28 @@ def tiny_space():
         ])
 
 
+ON, OFF = -100., 100.  # log thresholds: any weight gate on / off
+
+
 def randomise_state(model, rng, skip_probability=0.5):
-    """Random hard state: every gate on or off, random LightNL EMAs."""
+    """Random hard state: every gate on or off, random LightNL EMAs and
+    distance thresholds."""
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, SearchableMBConv):
                 weight = module.depthwise_conv.conv.weight
                 weight.mul_(torch.empty_like(weight).uniform_(0.5, 1.5))
-                for gate in list(module.dims['kernel_size'].gates) + list(
-                        module.dims['expand_ratio'].gates):
-                    gate.threshold.fill_(rng.choice([-1., 10.]))
+                for name in ('kernel_size', 'expand_ratio', 'se_ratio'):
+                    if name in module.dims:
+                        for gate in module.dims[name].gates:
+                            gate.threshold.fill_(rng.choice([ON, OFF]))
                 if 'keep' in module.dims:
                     off = rng.random() < skip_probability
                     module.dims['keep'].gate.threshold.fill_(
-                        10. if off else -1.)
+                        OFF if off else ON)
             if isinstance(module, SearchableLightNL):
                 dims = module.dims
-                dims['insert'].gate.threshold.fill_(rng.choice([-1., 10.]))
+                dims['insert'].gate.threshold.fill_(rng.choice([ON, OFF]))
                 n_r = len(module.channel_ratios)
                 n_s = len(module.spatial_strides)
                 module.channel_distance_ema.copy_(
@@ -43,8 +50,10 @@ def randomise_state(model, rng, skip_probability=0.5):
                 module.spatial_distance_ema.copy_(
                     torch.tensor([rng.random() for _ in range(n_s)]))
                 module.num_ema_updates.fill_(1)
-                dims['channel_ratio'].gate.threshold.fill_(rng.random())
-                dims['spatial_stride'].gate.threshold.fill_(rng.random())
+                dims['channel_ratio'].gate.threshold.fill_(
+                    math.log(rng.random()))
+                dims['spatial_stride'].gate.threshold.fill_(
+                    math.log(rng.random()))
     return model
 
 

@@ -31,7 +31,7 @@ def test_search_writes_genotypes(search_work_dir):
     meta = genotype['meta']
     assert meta['iter'] == SEARCH_EPOCHS * ITERS_PER_EPOCH
     assert meta['macs'] > 0 and meta['params'] > 0
-    assert meta['search']['cost_weight'] == 1.0
+    assert meta['search']['cost_weight'] == 5.0
     assert meta['search']['search_space']['stem_channels'] == 32
     assert meta['config'].endswith('autonl_search_toy-in1k.py')
     # one file per checkpoint (interval 1 epoch)
@@ -41,6 +41,35 @@ def test_search_writes_genotypes(search_work_dir):
     # the cost term took effect after the warm-up
     assert meta['macs'] < read(search_work_dir / 'genotype_iter_3.json')[
         'meta']['macs']
+
+
+def test_gate_scalars_and_plots(search_work_dir, tmp_path):
+    """The gates' scores, thresholds and margins and the LightNL distance
+    EMAs reach the visualizer's scalars; plot_search.py draws them and the
+    decoded architecture."""
+    plot_search = load_script('tools/analysis_tools/plot_search.py')
+    scalars = plot_search.find_gate_scalars(str(search_work_dir))
+    series = plot_search.read_gate_series(scalars)
+    margins = [k for k in series if k.endswith('/margin')]
+    thresholds = [k for k in series if k.endswith('/threshold')]
+    distances = [k for k in series if k.startswith('distance/')]
+    # 22 blocks: 21 x (kernel, expansion, SE x 2, insert, ratio, stride)
+    # + 15 skips + the fixed first block's SE... (every gate of the space)
+    assert len(thresholds) == 162 and len(margins) >= 120
+    assert len(distances) == 21 * 5
+    steps = series[thresholds[0]][0]
+    assert steps[0] == 10 and steps[-1] == SEARCH_EPOCHS * ITERS_PER_EPOCH
+    # calibrated at the end of the warm-up (iteration 5): the thresholds
+    # of iteration 10 are no longer the initial -50
+    assert all(series[k][1][0] > -50 for k in thresholds
+               if 'insert' in k or 'kernel' in k)
+    written = plot_search.main([str(search_work_dir), '--out-dir',
+                                str(tmp_path)])
+    assert [p.rsplit('/', 1)[-1] for p in written] == [
+        'gate_trajectories.png', 'architecture.png']
+    for path in written:
+        with open(path, 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
 def test_resume_continues_exactly(tmp_path, toy_imagenet_root,
@@ -78,7 +107,7 @@ def test_export_genotype(search_work_dir, tmp_path):
     load_script('tools/export_genotype.py').main([
         SEARCH_CFG,
         str(search_work_dir / f'epoch_{SEARCH_EPOCHS}.pth'),
-        str(out), '--cfg-options', 'model.cost_weight=1.0'
+        str(out), '--cfg-options', 'model.cost_weight=5.0'
     ])
     exported = load_genotype(str(out))
     assert exported['blocks'] == read(search_work_dir /

@@ -1,5 +1,7 @@
 """Searchable LightNL: Eqn 14 reuse vs per-candidate, Gram-identity
 distances vs materialised affinities, EMA, decoding rules."""
+import math
+
 import pytest
 import torch
 
@@ -20,13 +22,21 @@ def make_pair(channels=16, strides=(2, 1)):
     return reuse, naive
 
 
+def log_threshold(t):
+    """The gates compare log scores: the log threshold of distance ``t``
+    (0: below every distance)."""
+    return math.log(t) if t > 0 else -100.
+
+
 def set_state(module, channel_ema, spatial_ema, channel_t, spatial_t):
     with torch.no_grad():
         module.channel_distance_ema.copy_(torch.tensor(channel_ema))
         module.spatial_distance_ema.copy_(torch.tensor(spatial_ema))
         module.num_ema_updates.fill_(1)
-        module.dims['channel_ratio'].gate.threshold.fill_(channel_t)
-        module.dims['spatial_stride'].gate.threshold.fill_(spatial_t)
+        module.dims['channel_ratio'].gate.threshold.fill_(
+            log_threshold(channel_t))
+        module.dims['spatial_stride'].gate.threshold.fill_(
+            log_threshold(spatial_t))
 
 
 @pytest.mark.parametrize('channel_t,spatial_t', [(0.0, 0.0), (0.25, 0.0),
@@ -139,12 +149,12 @@ def test_no_light_nl_when_norm_under_threshold():
     score = module.depthwise_conv.weight.pow(2).mean().item()  # Eqn 10
     gate = module.dims['insert'].gate
     with torch.no_grad():
-        gate.threshold.fill_(score)  # ||W_d||^2 <= t
+        gate.threshold.fill_(math.log(score))  # ||W_d||^2 <= e^t
     assert module.decode() is None
     torch.nn.init.normal_(module.norm.weight)
     torch.nn.init.normal_(module.norm.bias)
     x = torch.randn(2, 16, 5, 5)
     assert torch.equal(module.train()(x), x)  # z = x exactly
     with torch.no_grad():
-        gate.threshold.fill_(score * 0.999)
+        gate.threshold.fill_(math.log(score * 0.999))
     assert module.decode() is not None

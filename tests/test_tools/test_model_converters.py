@@ -1,9 +1,11 @@
 """tools/model_converters: a search checkpoint with the supernet's old keys
 (recorded from the code before MBConvNet) resumes after conversion."""
 import json
+import math
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +21,8 @@ def test_old_supernet_keys_convert_to_the_new_ones(tmp_path):
     fixture = ROOT / 'tests/fixtures/supernet_tiny_state_dict_keys_old.json'
     with open(fixture) as f:
         old_shapes = json.load(f)
-    net = AutoNLSuperNet(tiny_space())
+    # the space of the old checkpoint: SE fixed per stage
+    net = AutoNLSuperNet(dict(tiny_space(), se_ratios=(0, )))
     new = net.state_dict()
     # old keys under a classifier's 'backbone.' prefix, with values that
     # tell the tensors apart
@@ -40,8 +43,23 @@ def test_old_supernet_keys_convert_to_the_new_ones(tmp_path):
     assert {k: v.shape for k, v in backbone.items()} == \
         {k: v.shape for k, v in new.items()}
     net.load_state_dict(backbone, strict=True)
-    # one tensor per old key, none lost or duplicated
-    assert sorted(v.flatten()[0].item() for v in backbone.values()
-                  if v.numel()) == sorted(
-                      float(i) for i, s in enumerate(old_shapes.values())
-                      if torch.Size(s).numel())
+    # one tensor per old key, none lost or duplicated; the linear
+    # thresholds became log thresholds (t = i > 0: log i; 0: uncalibrated)
+    def is_gate(k):
+        return k.endswith(('threshold', 'calibrated'))
+
+    values = sorted(v.flatten()[0].item() for k, v in backbone.items()
+                    if v.numel() and not is_gate(k))
+    old_values = {k: float(i) for i, (k, s) in enumerate(old_shapes.items())
+                  if torch.Size(s).numel()}
+    assert values == sorted(v for k, v in old_values.items()
+                            if not k.endswith('threshold'))
+    thresholds = [v for k, v in backbone.items() if k.endswith('threshold')]
+    assert sorted(t.item() for t in thresholds) == pytest.approx(sorted(
+        math.log(v) if v > 0 else -50. for k, v in old_values.items()
+        if k.endswith('threshold')))
+    calibrated = [k for k in backbone if k.endswith('calibrated')]
+    assert len(calibrated) == len(thresholds)
+    assert all(bool(backbone[k]) == (backbone[k[:-len('calibrated')] +
+                                             'threshold'].item() > -50)
+               for k in calibrated)

@@ -19,8 +19,18 @@ Old -> new, inside each block ``layerI.J.``:
     light_nl.channel_gate.*  light_nl.dims.channel_ratio.gate.*
     light_nl.spatial_gate.*  light_nl.dims.spatial_stride.gate.*
 
+Thresholds written before the gates compared log scores (issue 9) are
+linear: ``t > 0`` becomes ``log t`` (the same decisions), ``t <= 0`` (never
+trained: every weight gate on, no compact candidate accepted) the
+uncalibrated -50; a ``...gate.calibrated`` buffer is added after every
+threshold (True for a converted ``t > 0``). Such a checkpoint predates the
+searched SE ratio too: build its supernet with the space it was searched
+in (the old default: the current default with ``se_ratio`` fixed per
+stage, 0 for the 16/24/40-channel stages and 0.25 after).
+
 Parameters keep their order, so the optimizer state in the checkpoint stays
-valid. AutoNLNet checkpoints need no conversion (their keys are unchanged).
+valid (the thresholds' momenta stay in the old units).
+AutoNLNet checkpoints need no conversion (their keys are unchanged).
 """
 import argparse
 import os.path as osp
@@ -68,6 +78,15 @@ def convert_keys(state_dict):
                     break
             key = prefix + rest
         converted[key] = value
+        if key.endswith('gate.threshold') or re.search(
+                r'gates\.\d+\.threshold$', key):
+            calibrated_key = key[:-len('threshold')] + 'calibrated'
+            if calibrated_key not in state_dict:  # linear (old) threshold
+                import torch
+                trained = bool(value > 0)
+                converted[key] = torch.log(value) if trained else \
+                    torch.full_like(value, -50.)
+                converted[calibrated_key] = torch.tensor(trained)
     return converted
 
 
