@@ -52,7 +52,7 @@ def build_model_from_config(config, cfg_options=None, syncbn_to_bn=True,
             MMEngine's ``load_checkpoint``, ``weights_only`` reading); a
             missing or unreadable file stops with one line. Default: None.
     """
-    from mmengine.registry import MODELS, DefaultScope, init_default_scope
+    from mmengine.registry import MODELS, DefaultScope
 
     from mmengine.config import Config
 
@@ -64,7 +64,9 @@ def build_model_from_config(config, cfg_options=None, syncbn_to_bn=True,
     if syncbn_to_bn:
         _replace_syncbn(cfg.model)
     scope = config_scope(cfg)
-    init_default_scope(scope)
+    # only for the build: the caller's default scope stays current (a
+    # process that builds models of both toolboxes, like the tests, must
+    # not find the last one's scope left behind)
     with DefaultScope.overwrite_default_scope(scope):
         model = MODELS.build(cfg.model)
     if checkpoint is not None:
