@@ -8,7 +8,6 @@ back to the newest readable checkpoint if the latest one is damaged. Bad
 inputs (config values, genotypes, checkpoints, data) stop with one line
 ``error: ...`` (exit 2); ``--debug`` shows the traceback."""
 import argparse
-import logging
 import os
 import os.path as osp
 import sys
@@ -22,6 +21,7 @@ from autonl_mmseg.engine.launch import (build_runner, check_checkpoint,  # noqa:
                                         check_pretrained, check_seg_map_sizes,
                                         config_scope, fail, load_config,
                                         set_local_rank, setup_distributed,
+                                        use_fast_gpu_training,
                                         use_resumable_checkpoints)
 from autonl_mmseg.models.utils import GenotypeMismatchError  # noqa: E402
 
@@ -79,22 +79,7 @@ def main(argv=None):
                                 osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
-        import torch
-        if not torch.cuda.is_available():
-            # mmengine's AmpOptimWrapper has no CPU mode (it asserts)
-            fail('--amp needs a CUDA GPU; none is available, train without '
-                 '--amp')
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'AmpOptimWrapper':
-            from mmengine.logging import print_log
-            print_log('AMP training is already enabled in your config.',
-                      logger='current', level=logging.WARNING)
-        elif optim_wrapper != 'OptimWrapper':
-            fail('--amp only works with optim_wrapper type OptimWrapper, '
-                 f'the config has {optim_wrapper}')
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+        use_fast_gpu_training(cfg)
 
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True

@@ -237,6 +237,47 @@ def setup_distributed(cfg, launcher):
     cfg.env_cfg['dist_cfg'] = dict(backend='gloo')
 
 
+def use_fast_gpu_training(cfg):
+    """``tools/train.py --amp``: mixed precision in bf16 (fp16 with dynamic
+    loss scaling on GPUs without bf16) and channels-last memory format
+    (``ChannelsLastHook``) unless the config sets ``channels_last = False``.
+
+    MMEngine's own ``--amp`` (fp16, NCHW) is slower than fp32 for our
+    depthwise-conv networks on an H100: cuDNN's NCHW depthwise path; bf16 +
+    channels-last was 2.6x faster than fp32 (issue 10). bf16 has float32's
+    exponent range, so it needs no loss scaling. MMEngine's
+    ``AmpOptimWrapper`` has no CPU mode: without CUDA this stops with one
+    line.
+    """
+    import logging
+
+    from mmengine.logging import print_log
+    if not torch.cuda.is_available():
+        # mmengine's AmpOptimWrapper has no CPU mode (it asserts)
+        fail('--amp needs a CUDA GPU; none is available, train without '
+             '--amp')
+    optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if optim_wrapper == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in your config.',
+                  logger='current', level=logging.WARNING)
+    elif optim_wrapper != 'OptimWrapper':
+        fail('--amp only works with optim_wrapper type OptimWrapper, '
+             f'the config has {optim_wrapper}')
+    else:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        if torch.cuda.is_bf16_supported():
+            cfg.optim_wrapper.dtype = 'bfloat16'
+            cfg.optim_wrapper.loss_scale = dict(enabled=False)
+        else:
+            cfg.optim_wrapper.dtype = 'float16'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+    if cfg.get('channels_last', True):
+        hooks = cfg.get('custom_hooks', None) or []
+        if not any(isinstance(h, dict) and str(h.get('type', '')).endswith(
+                'ChannelsLastHook') for h in hooks):
+            cfg.custom_hooks = list(hooks) + [dict(type='ChannelsLastHook')]
+
+
 def set_local_rank(local_rank):
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(local_rank)

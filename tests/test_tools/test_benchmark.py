@@ -41,3 +41,48 @@ def test_measure_case_lightnl_tiny():
     assert rows[1]['peak_mb'] < ref['peak_mb']
     # the models are left in eval mode with their output shapes unchanged
     assert not any(m.training for m in case.models.values())
+
+
+def test_lever_forms_compute_the_same_network():
+    """Every inference form of the levers group (deploy, channels-last,
+    onnxruntime) is the same function as the eager network, and each is
+    timed side by side."""
+    import numpy as np
+    import torch
+
+    import benchmark
+    cases = benchmark.lever_cases(size=32, batches=(1, ))
+    cpu_cases = [c for c in cases if c.devices in (None, ('cpu', ))]
+    assert [c.title for c in cpu_cases] == [
+        'eager', 'deploy (BN folded)', 'deploy + channels-last',
+        'onnxruntime, deploy form']
+    x = torch.randn(1, 3, 32, 32)
+    for name in ('mobilenet-v2', 'mobilenet-v2-lightnl'):
+        with torch.no_grad():
+            ref = cpu_cases[0].models[name](x)[0]
+            for case in cpu_cases[1:]:
+                out = case.models[name](x)
+                out = out[0] if isinstance(out, (tuple, list)) else out
+                out = torch.as_tensor(np.asarray(out))
+                assert ((out - ref).norm() / ref.norm()).item() < 1e-4, (
+                    case.title, name)
+    res = benchmark.measure_case(cpu_cases[-1], batch=1, repeats=1, warmup=1,
+                                 memory=cpu_cases[-1].memory)
+    assert [r['name'] for r in res['models']] == ['mobilenet-v2',
+                                                  'mobilenet-v2-lightnl']
+    assert res['models'][1]['peak_mb'] is None  # not PyTorch's memory
+    checks = benchmark.targets([res])
+    assert any('onnxruntime' in label for label, _, _ in checks)
+
+
+def test_train_step_group_tiny():
+    import benchmark
+    results = benchmark.measure_train_steps(batch=2, size=32, repeats=1,
+                                            warmup=1)
+    assert [r['case'] for r in results] == ['fp32', 'fp32 channels-last']
+    for res in results:
+        rows = res['models']
+        assert [r['name'] for r in rows] == ['mobilenet-v2',
+                                             'mobilenet-v2-lightnl']
+        for row in rows:
+            assert row['images_per_s'] == 2e3 / row['median_ms'] > 0

@@ -38,7 +38,8 @@ class TensorMode(nn.Module):
         return self.model(x, mode='tensor')
 
 
-def build_model_from_config(config, cfg_options=None, syncbn_to_bn=True):
+def build_model_from_config(config, cfg_options=None, syncbn_to_bn=True,
+                            checkpoint=None):
     """The model of one of our configs, in the config's default scope.
 
     Args:
@@ -47,8 +48,11 @@ def build_model_from_config(config, cfg_options=None, syncbn_to_bn=True):
         syncbn_to_bn (bool): Turn SyncBN into BN: SyncBN has no CPU kernel
             and needs a process group; in eval mode both compute the same.
             Default: True.
+        checkpoint (str, optional): Weights to load (strictly, with
+            MMEngine's ``load_checkpoint``, ``weights_only`` reading); a
+            missing or unreadable file stops with one line. Default: None.
     """
-    from mmengine.registry import MODELS, DefaultScope, init_default_scope
+    from mmengine.registry import MODELS, DefaultScope
 
     from mmengine.config import Config
 
@@ -60,9 +64,19 @@ def build_model_from_config(config, cfg_options=None, syncbn_to_bn=True):
     if syncbn_to_bn:
         _replace_syncbn(cfg.model)
     scope = config_scope(cfg)
-    init_default_scope(scope)
+    # only for the build: the caller's default scope stays current (a
+    # process that builds models of both toolboxes, like the tests, must
+    # not find the last one's scope left behind)
     with DefaultScope.overwrite_default_scope(scope):
-        return MODELS.build(cfg.model)
+        model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        from mmengine.runner import load_checkpoint
+
+        from autonl_mmseg.engine.launch import check_checkpoint
+        check_checkpoint(checkpoint)
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                        logger='silent')
+    return model
 
 
 def synchronize(device):

@@ -51,6 +51,7 @@ How it measures:
   56x56x24. GPU figures, when a GPU is present, are informative.
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -64,8 +65,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..',
+                            'deployment'))
 
 from analysis_utils import (ROOT, TARGETS, TensorMode,  # noqa: E402
                             build_model_from_config, synchronize,
@@ -74,7 +78,9 @@ from analysis_utils import (ROOT, TARGETS, TensorMode,  # noqa: E402
 from autonl_mmseg.models.backbones import AutoNLNet  # noqa: E402
 from autonl_mmseg.models.plugins import LightNL  # noqa: E402
 
-GROUPS = ('lightnl', 'mobilenet', 'autonl', 'deeplab')
+GROUPS = ('lightnl', 'mobilenet', 'levers', 'autonl', 'deeplab', 'train')
+#: groups of the default run (``train`` is opt-in: ``--only train``)
+DEFAULT_GROUPS = ('lightnl', 'mobilenet', 'levers', 'autonl', 'deeplab')
 TITLES = {
     'lightnl': '1. LightNL vs mmcv NonLocal2d (dot_product, reduction=1: '
                'theta/phi/g with C channels, Wang et al. as in Table 1)',
@@ -83,11 +89,15 @@ TITLES = {
               'backbones, 224x224',
     'deeplab': '4. DeepLabV3 (ASPP, OS 8) with MobileNetV2 vs AutoNL-S, '
                'whole model in tensor mode, 512x512',
+    'levers': '2b. MobileNetV2 vs MobileNetV2-LightNL, 224x224, one '
+              'comparison per inference form (the levers, side by side)',
+    'train': '5. Training step of the MobileNetV2 / MobileNetV2-LightNL '
+             'ImageNet classifiers (forward, backward, SGD step)',
 }
 # (repeats, warm-up) per group: fewer for the big models, so that the default
 # run stays within about 5 minutes on a 2-core CPU. --repeats/--warmup win.
-DEFAULT_RUNS = {'lightnl': (7, 1), 'mobilenet': (21, 3), 'autonl': (9, 2),
-                'deeplab': (3, 1)}
+DEFAULT_RUNS = {'lightnl': (7, 1), 'mobilenet': (21, 3), 'levers': (15, 2),
+                'autonl': (9, 2), 'deeplab': (3, 1), 'train': (5, 2)}
 MIN_RUN_S = 0.02
 # (channels, size, LightNL spatial strides); LightNL channel ratio 0.25.
 LIGHT_NL_SIZES = ((24, 56, (2, )), (320, 64, (1, 2)))
@@ -109,6 +119,10 @@ class Case:
     shape: tuple
     batches: tuple
     settings: list = field(default_factory=list)
+    #: devices the case runs on (None: all); False: no peak memory (memory
+    #: that onnxruntime allocates is not PyTorch's, so it is not seen)
+    devices: tuple = None
+    memory: bool = True
 
 
 # --------------------------------------------------------------------------
@@ -175,8 +189,179 @@ def deeplab_cases(size=512, batches=(1, 2)):
                                   for name, config in SEG_CONFIGS])]
 
 
+class ChannelsLast(nn.Module):
+    """A model and its input in channels-last memory format (the input
+    conversion is timed with the model: a deployed network gets NCHW)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model.to(memory_format=torch.channels_last)
+
+    def forward(self, x):
+        return self.model(x.contiguous(memory_format=torch.channels_last))
+
+
+class OnnxRuntime(nn.Module):
+    """``model`` exported to ONNX for each input shape (N, C, H, W) of
+    ``shapes`` and run by onnxruntime on the CPU with
+    ``torch.get_num_threads()`` intra-op threads."""
+
+    def __init__(self, model, directory, shapes):
+        super().__init__()
+        from pytorch2onnx import export, onnxruntime_session
+        self.sessions = {}
+        for shape in shapes:
+            path = osp.join(directory,
+                            f'{id(self)}_{"x".join(map(str, shape))}.onnx')
+            export(model.eval(), path, shape[2:], batch=shape[0])
+            self.sessions[tuple(shape)] = onnxruntime_session(
+                path, torch.get_num_threads())
+
+    def forward(self, x):
+        return self.sessions[tuple(x.shape)].run(
+            None, {'input': x.numpy()})[0]
+
+
+def deployed(model):
+    """A copy of ``model`` with every BN folded (``switch_to_deploy``)."""
+    model = copy.deepcopy(model).eval()
+    model.switch_to_deploy()
+    return model
+
+
+def lever_cases(size=224, batches=(1, 8), compile_mode=None):
+    """Group 2b: the MobileNetV2 pair in each inference form, one Case per
+    form, so that every form's LightNL / MobileNetV2 ratio is printed:
+    eager as built; deploy form (BN folded into the convs, LightNL's into
+    its depthwise conv); deploy + channels-last (no layout changes: oneDNN
+    and cuDNN run the depthwise convs in NHWC, and LightNL returns y in its
+    input's layout); onnxruntime (CPU) of the deploy form; CUDA graphs
+    (``torch.compile(mode='reduce-overhead')``, CUDA only); with
+    ``compile_mode``, ``torch.compile(mode=compile_mode)`` of the deploy +
+    channels-last form."""
+    import tempfile
+    names = ('mobilenet-v2', 'mobilenet-v2-lightnl')
+    nets = {name: AutoNLNet(genotype=name).eval() for name in names}
+    forms = [('eager', lambda m: m, None, True),
+             ('deploy (BN folded)', deployed, None, True),
+             ('deploy + channels-last', lambda m: ChannelsLast(deployed(m)),
+              None, True)]
+    directory = tempfile.mkdtemp(prefix='autonl_benchmark_')
+    forms.append(('onnxruntime, deploy form',
+                  lambda m: OnnxRuntime(deployed(m), directory,
+                                        [(b, 3, size, size) for b in batches]),
+                  ('cpu', ), False))
+    forms.append(('CUDA graphs (compile reduce-overhead), deploy + '
+                  'channels-last',
+                  lambda m: torch.compile(ChannelsLast(deployed(m)),
+                                          mode='reduce-overhead'),
+                  ('cuda', ), True))
+    if compile_mode:
+        forms.append((f'torch.compile({compile_mode}), deploy + '
+                      'channels-last',
+                      lambda m: torch.compile(ChannelsLast(deployed(m)),
+                                              mode=compile_mode),
+                      None, True))
+    return [Case('levers', title, {n: convert(m) for n, m in nets.items()},
+                 (3, size, size), tuple(batches), devices=devices,
+                 memory=memory)
+            for title, convert, devices, memory in forms]
+
+
+TRAIN_CONFIGS = (('mobilenet-v2', 'configs/autonl/mobilenet-v2_in1k.py'),
+                 ('mobilenet-v2-lightnl',
+                  'configs/autonl/mobilenet-v2-lightnl_in1k.py'))
+
+
+def train_forms(device):
+    """(name, autocast dtype or None, channels_last) of the training-step
+    group: fp32 NCHW (MMEngine without --amp), and on CUDA MMEngine's
+    --amp (fp16, NCHW) and ours (bf16, or fp16 without bf16, +
+    channels-last: ``tools/train.py --amp``)."""
+    forms = [('fp32', None, False), ('fp32 channels-last', None, True)]
+    if torch.device(device).type == 'cuda':
+        half = (torch.bfloat16 if torch.cuda.is_bf16_supported() else
+                torch.float16)
+        forms += [('fp16 autocast (mmengine --amp)', torch.float16, False),
+                  (f'{str(half)[6:]} autocast + channels-last (--amp)',
+                   half, True)]
+    return forms
+
+
+def measure_train_steps(batch, device='cpu', repeats=5, warmup=2,
+                        size=224):
+    """Seconds per training step (forward, loss, backward, SGD step) of
+    the classifiers of ``TRAIN_CONFIGS``, interleaved per form.
+
+    Returns:
+        list[dict]: one result per form, like :func:`measure_case`'s, with
+        ``images_per_s`` in each model row (peak memory not measured).
+    """
+    from mmpretrain.structures import DataSample
+    device = torch.device(device)
+    results = []
+    for form, dtype, channels_last in train_forms(device):
+        torch.manual_seed(0)
+        x = torch.randn(batch, 3, size, size, device=device)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        samples = [DataSample().set_gt_label(i % 1000) for i in range(batch)]
+        models, optims = {}, {}
+        for name, config in TRAIN_CONFIGS:
+            model = build_model_from_config(osp.join(ROOT, config)).to(device)
+            if channels_last:
+                model = model.to(memory_format=torch.channels_last)
+            models[name] = model.train()
+            optims[name] = torch.optim.SGD(model.parameters(), lr=1e-4,
+                                           momentum=0.9)
+
+        def step(name):
+            with torch.autocast(device.type, dtype=dtype,
+                                enabled=dtype is not None):
+                loss = sum(models[name](x, samples, mode='loss').values())
+            loss.backward()
+            optims[name].step()
+            optims[name].zero_grad(set_to_none=True)
+
+        names = list(models)
+        for name in names:
+            for _ in range(max(1, warmup)):
+                time_per_call(lambda: step(name), device)
+        times = {n: [] for n in names}
+        for i in range(repeats):
+            order = names[i % len(names):] + names[:i % len(names)]
+            for name in order:
+                times[name].append(time_per_call(lambda: step(name),
+                                                 device) * 1e3)
+        ref = statistics.median(times[names[0]])
+        rows = [dict(name=n, median_ms=statistics.median(times[n]),
+                     min_ms=min(times[n]), times_ms=times[n], inner=1,
+                     ratio=statistics.median(times[n]) / ref,
+                     images_per_s=batch * 1e3 / statistics.median(times[n]),
+                     peak_mb=None, mem_ratio=None) for n in names]
+        results.append(dict(group='train', case=form, batch=batch,
+                            device=device.type, reference=names[0],
+                            repeats=repeats, models=rows))
+        del models, optims
+    return results
+
+
+def print_train_table(results):
+    head = (f'    {"form":44s} {"model":22s} {"dev":4s} {"batch":>5s} '
+            f'{"ms/step":>9s} {"img/s":>8s} {"ratio":>6s}')
+    print(head)
+    print('    ' + '-' * (len(head) - 4))
+    for res in results:
+        for row in res['models']:
+            print(f'    {res["case"]:44s} {row["name"]:22s} '
+                  f'{res["device"]:4s} {res["batch"]:5d} '
+                  f'{row["median_ms"]:9.1f} {row["images_per_s"]:8.1f} '
+                  f'{row["ratio"]:6.3f}')
+
+
 BUILDERS = {'lightnl': lightnl_cases, 'mobilenet': mobilenet_cases,
-            'autonl': autonl_cases, 'deeplab': deeplab_cases}
+            'levers': lever_cases, 'autonl': autonl_cases,
+            'deeplab': deeplab_cases}
 
 
 # --------------------------------------------------------------------------
@@ -385,6 +570,14 @@ def targets(results):
                         f'{row["ratio"]:.3f}x'))
     else:
         out.append((label, None, 'not measured'))
+    forms = [r['case'] for r in results
+             if r['group'] == 'levers' and r['device'] == 'cpu']
+    for form in dict.fromkeys(forms):
+        rows = _find(results, 'levers', 'mobilenet-v2-lightnl', case=form)
+        for batch, row in sorted(rows.items()):
+            out.append((f'{label}, {form}, batch {batch}',
+                        row['ratio'] <= MOBILENET_TARGET,
+                        f'{row["ratio"]:.3f}x'))
     light = _find(results, 'lightnl', f'LightNL r={CHANNEL_RATIO:g} s=2',
                   case='56x56x24')
     label = (f'LightNL at least {LIGHT_NL_TARGET:g}x faster than NonLocal2d'
@@ -399,35 +592,55 @@ def targets(results):
     return out
 
 
-def run_benchmark(groups=GROUPS, devices=('cpu', ), batches=(1, 8),
+def run_benchmark(groups=DEFAULT_GROUPS, devices=('cpu', ), batches=(1, 8),
                   seg_batches=(1, 2), repeats=None, warmup=None,
-                  verbose=True):
+                  verbose=True, train_batches=(8, ), compile_mode=None):
     """Build and measure the groups; return the list of result dicts."""
     from autonl_mmseg.engine import progress_bar
     results = []
     with progress_bar(disable=not verbose) as bar:
         for group in groups:
-            group_batches = seg_batches if group == 'deeplab' else batches
-            with warnings.catch_warnings():  # deprecation notes of builders
-                warnings.simplefilter('ignore')
-                cases = BUILDERS[group](batches=group_batches)
+            group_batches = {'deeplab': seg_batches,
+                             'train': train_batches}.get(group, batches)
             n_repeats = DEFAULT_RUNS[group][0] if repeats is None else repeats
             n_warmup = DEFAULT_RUNS[group][1] if warmup is None else warmup
             if verbose:
                 print(f'\n{TITLES[group]}  [{n_repeats} timed runs after '
                       f'{n_warmup} warm-up, median]', flush=True)
+            if group == 'train':
+                for device in devices:
+                    for batch in group_batches:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter('ignore')
+                            train = measure_train_steps(
+                                batch, device, n_repeats, n_warmup)
+                        results.extend(train)
+                        if verbose:
+                            print_train_table(train)
+                continue
+            with warnings.catch_warnings():  # deprecation notes of builders
+                warnings.simplefilter('ignore')
+                builder = BUILDERS[group]
+                cases = (builder(batches=group_batches,
+                                 compile_mode=compile_mode)
+                         if group == 'levers' else
+                         builder(batches=group_batches))
             task = bar.add_task(
                 group, total=len(devices) * sum(len(c.batches)
                                                 for c in cases))
             for case in cases:
                 case_results = []
                 for device in devices:
+                    if case.devices is not None and \
+                            device not in case.devices:
+                        continue
                     for batch in case.batches:
                         case_results.append(measure_case(
-                            case, batch, device, n_repeats, n_warmup))
+                            case, batch, device, n_repeats, n_warmup,
+                            memory=case.memory))
                         bar.advance(task)
                 results.extend(case_results)
-                if verbose:
+                if verbose and case_results:
                     print_table(case, case_results)
                     sys.stdout.flush()
             bar.remove_task(task)
@@ -457,7 +670,19 @@ def parse_args(argv=None):
                         help='batch sizes of the 512x512 DeepLabV3 group')
     parser.add_argument('--only', nargs='+', choices=GROUPS, default=None,
                         help='run only these groups')
+    parser.add_argument('--train-batch', type=int, nargs='+', default=[8],
+                        help='batch sizes of the training-step group '
+                        '(--only train; e.g. 256 on a GPU)')
+    parser.add_argument('--compile', default=None, metavar='MODE',
+                        choices=['default', 'reduce-overhead',
+                                 'max-autotune'],
+                        help='add a torch.compile(mode=MODE) form to the '
+                        'levers group (compiles for minutes)')
     parser.add_argument('--json', default=None, help='write results here')
+    parser.add_argument('--markdown', default=None, metavar='FILE',
+                        help='also write the command, the machine and '
+                        'everything printed as a Markdown section to FILE '
+                        '(e.g. to paste into docs/benchmark.md)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch.set_num_threads (default: leave as is)')
     parser.add_argument('--retain-freed-memory', action='store_true',
@@ -470,15 +695,45 @@ def parse_args(argv=None):
         parser.error('--repeats must be >= 1')
     if args.warmup is not None and args.warmup < 0:
         parser.error('--warmup must be >= 0')
-    if min(args.batch + args.seg_batch) < 1:
+    if min(args.batch + args.seg_batch + args.train_batch) < 1:
         parser.error('batch sizes must be >= 1')
     if args.threads is not None and args.threads < 1:
         parser.error('--threads must be >= 1')
     return args
 
 
+class _Tee:
+    """Write to the console and keep a copy (``--markdown``)."""
+
+    def __init__(self, stream):
+        self.stream, self.lines = stream, []
+
+    def write(self, text):
+        self.lines.append(text)
+        return self.stream.write(text)
+
+    def flush(self):
+        self.stream.flush()
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.markdown:
+        tee = sys.stdout = _Tee(sys.stdout)
+        try:
+            return _main(args)
+        finally:
+            sys.stdout = tee.stream
+            command = ' '.join(['python tools/analysis_tools/benchmark.py'] +
+                               list(sys.argv[1:] if argv is None else argv))
+            with open(args.markdown, 'w') as f:
+                f.write(f'### `{command}`\n\n```\n{"".join(tee.lines)}'
+                        '```\n')
+            print(f'Markdown written to {args.markdown}')
+    return _main(args)
+
+
+def _main(args):
     devices = (['cpu', 'cuda'] if args.device == 'all' else [args.device])
     devices = [d for d in devices if d == 'cpu' or torch.cuda.is_available()]
     if args.threads is not None:
@@ -504,9 +759,12 @@ def main(argv=None):
         print('warning: other jobs are running; small ops (LightNL) suffer '
               'most, as the OpenMP threads wait for CPU time at every op')
     start = time.perf_counter()
-    groups = [g for g in GROUPS if args.only is None or g in args.only]
+    groups = [g for g in GROUPS if (g in DEFAULT_GROUPS if args.only is None
+                                    else g in args.only)]
     results = run_benchmark(groups, devices, tuple(args.batch),
-                            tuple(args.seg_batch), args.repeats, args.warmup)
+                            tuple(args.seg_batch), args.repeats, args.warmup,
+                            train_batches=tuple(args.train_batch),
+                            compile_mode=args.compile)
     print('\nTargets')
     checks = targets(results)
     for label, passed, detail in checks:

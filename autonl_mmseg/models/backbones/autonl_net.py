@@ -1,4 +1,5 @@
 """AutoNLNet: one backbone, built from a genotype, for MMPretrain and MMSeg."""
+from mmcv.cnn import fuse_conv_bn
 from mmengine.registry import MODELS
 
 from ..utils.genotype import load_genotype, stage_boundaries
@@ -47,6 +48,10 @@ class AutoNLNet(MBConvNet):
         norm_eval (bool): Keep BN layers in eval mode while training.
             Default: False.
         with_cp (bool): Gradient checkpointing in the blocks. Default: False.
+        deploy (bool): Build the deploy form that :meth:`switch_to_deploy`
+            produces (every norm folded into the conv before it: convs with
+            biases, no norms), to load weights converted by
+            ``tools/model_converters/switch_to_deploy.py``. Default: False.
         init_cfg (dict | list[dict]): Initialisation config. A
             ``dict(type='Pretrained', checkpoint=None)`` means "no checkpoint
             yet": the default initialisation is used, so a config can carry
@@ -65,6 +70,7 @@ class AutoNLNet(MBConvNet):
                  act_cfg=None,
                  norm_eval=False,
                  with_cp=False,
+                 deploy=False,
                  init_cfg=None):
         genotype = widen_genotype(load_genotype(genotype), widen_factor)
         super().__init__(
@@ -72,7 +78,7 @@ class AutoNLNet(MBConvNet):
             output_stride=output_stride,
             frozen_stages=frozen_stages,
             conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
+            norm_cfg=None if deploy else norm_cfg,
             act_cfg=act_cfg or dict(type=genotype['act']),
             norm_eval=norm_eval,
             init_cfg=init_cfg)
@@ -80,6 +86,7 @@ class AutoNLNet(MBConvNet):
         self.genotype = genotype
         self.widen_factor = widen_factor
         self.with_cp = with_cp
+        self.deploy = deploy
         blocks = genotype['blocks']
         self.build_layers(
             genotype['stem_channels'],
@@ -105,3 +112,14 @@ class AutoNLNet(MBConvNet):
             norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg,
             with_cp=self.with_cp)
+
+    def switch_to_deploy(self):
+        """Fold every eval-mode norm into the conv before it (MMCV's
+        ``fuse_conv_bn``: the convs of ``ConvModule``s and LightNL's
+        depthwise conv gain biases, the norms become ``nn.Identity``), as
+        MMPretrain's reparameterisable backbones offer. Outputs in eval mode
+        are unchanged; the state dict is then that of ``deploy=True``.
+        """
+        if not self.deploy:
+            fuse_conv_bn(self)
+            self.deploy = True

@@ -3,7 +3,7 @@ import math
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_norm_layer
+from mmcv.cnn import build_norm_layer, fuse_conv_bn
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
@@ -48,7 +48,10 @@ def non_local_aggregate(x, channel_ratio, spatial_stride, order='auto'):
         order (str): 'auto' (cheaper one), 'affinity' or 'gram'.
 
     Returns:
-        Tensor: y of shape (N, C, H, W).
+        Tensor: y of shape (N, C, H, W), in ``x``'s memory format: for a
+        channels-last ``x`` the last product is computed transposed, so that
+        y comes out channels-last (no layout change before the depthwise
+        conv, which runs channels-last on cuDNN and oneDNN).
     """
     n, c, h, w = x.shape
     k = compact_channels(c, channel_ratio)
@@ -67,15 +70,20 @@ def non_local_aggregate(x, channel_ratio, spatial_stride, order='auto'):
     if order == 'affinity':
         # (HW', k) x (k, HW) -> (N, HW', HW); then (C, HW') x (HW', HW)
         affinity = torch.bmm(x_sc.transpose(1, 2), x_c) / (h * w)
-        y = torch.bmm(x_s, affinity)
+        left, right = x_s, affinity
     elif order == 'gram':
         # (C, HW') x (HW', k) -> (N, C, k); then (C, k) x (k, HW)
         gram = torch.bmm(x_s, x_sc.transpose(1, 2)) / (h * w)
-        y = torch.bmm(gram, x_c)
+        left, right = gram, x_c
     else:
         raise ValueError(f"order must be 'auto', 'affinity' or 'gram', "
                          f'got {order!r}')
-    return y.view(n, c, h, w)
+    if c > 1 and x.is_contiguous(
+            memory_format=torch.channels_last) and not x.is_contiguous():
+        # y^T = right^T left^T: (N, HW, C) rows, i.e. y channels-last
+        y = torch.bmm(right.transpose(1, 2), left.transpose(1, 2))
+        return y.transpose(1, 2).view(n, c, h, w)
+    return torch.bmm(left, right).view(n, c, h, w)
 
 
 def check_non_local_args(in_channels,
@@ -118,8 +126,9 @@ class LightNL(BaseModule):
             (the first ``int(r * C)`` channels). Default: 0.25.
         spatial_stride (int): Stride s of the spatial subsampling of the
             context features. Default: 1.
-        norm_cfg (dict): Norm after the depthwise conv.
-            Default: dict(type='BN').
+        norm_cfg (dict, optional): Norm after the depthwise conv. None
+            builds the deploy form (:meth:`switch_to_deploy`): no norm, the
+            depthwise conv has a bias. Default: dict(type='BN').
         matmul_order (str): 'auto' picks the cheaper association from the
             actual input shape; 'affinity' / 'gram' force one. Default: 'auto'.
         init_cfg (dict, optional): Initialisation config. Default: None.
@@ -147,18 +156,44 @@ class LightNL(BaseModule):
             kernel_size=3,
             padding=1,
             groups=in_channels,
-            bias=False)
-        self.norm_name, norm = build_norm_layer(norm_cfg, in_channels)
-        self.add_module(self.norm_name, norm)
+            bias=norm_cfg is None)
+        if norm_cfg is None:
+            self.norm_name = None
+        else:
+            self.norm_name, norm = build_norm_layer(norm_cfg, in_channels)
+            self.add_module(self.norm_name, norm)
         self._zero_init_norm()
 
     @property
     def norm(self):
-        return getattr(self, self.norm_name)
+        return getattr(self, self.norm_name) if self.norm_name else None
+
+    @property
+    def deploy(self):
+        """True in the deploy form: no norm module (it was folded into the
+        depthwise conv, or never built)."""
+        return self.norm is None or isinstance(self.norm, nn.Identity)
 
     def _zero_init_norm(self):
-        nn.init.zeros_(self.norm.weight)
-        nn.init.zeros_(self.norm.bias)
+        # the identity start: the last affine map of the branch is zero
+        last = self.depthwise_conv if self.deploy else self.norm
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def switch_to_deploy(self):
+        """Fold the eval-mode norm into the depthwise conv (as MMCV's
+        ``fuse_conv_bn``, which this calls): one conv with a bias, the norm
+        replaced by ``nn.Identity``. The state dict then holds
+        ``depthwise_conv.weight/bias`` only, which a block built with
+        ``norm_cfg=None`` loads.
+
+        The 1 / (H W) of Eqn 9 stays on the small intermediate product
+        (:func:`non_local_aggregate`): H and W are those of each input (a
+        segmentor sees many sizes), so no fixed weight can hold it, and
+        where it is it costs one pass over a C x k (or HW' x HW) matrix.
+        """
+        if not self.deploy:
+            fuse_conv_bn(self)
 
     def init_weights(self):
         super().init_weights()
@@ -185,7 +220,8 @@ class LightNL(BaseModule):
 
     def output_transform(self, y):
         """Eqn 8's W_z: depthwise 3x3 conv, then the (zero-init) norm."""
-        return self.norm(self.depthwise_conv(y))
+        y = self.depthwise_conv(y)
+        return y if self.norm is None else self.norm(y)
 
     def forward(self, x):
         # The norm's output is a fresh tensor that its backward does not

@@ -1,0 +1,125 @@
+"""Deployment forms keep outputs: MMCV's fuse_conv_bn, switch_to_deploy and
+its converted weights, LightNL's channels-last output."""
+import copy
+
+import pytest
+import torch
+from mmcv.cnn import fuse_conv_bn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+import autonl_mmseg  # noqa: F401  (registers modules)
+from autonl_mmseg.models.backbones import AutoNLNet
+from autonl_mmseg.models.plugins import LightNL, non_local_aggregate
+
+SHIPPED = ('mobilenet-v2', 'mobilenet-v2-lightnl', 'autonl-s', 'autonl-l')
+
+
+def relative_error(out, ref):
+    return ((out - ref).norm() / ref.norm()).item()
+
+
+def trained_norms(model, seed=0):
+    """Norm statistics and affine parameters as after training: none of
+    them trivial, LightNL's gamma no longer zero (else a fold that ignored
+    the LightNL branch would pass)."""
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            c = module.num_features
+            module.weight.data = torch.rand(c, generator=generator) + 0.5
+            module.bias.data = torch.rand(c, generator=generator) - 0.5
+            module.running_mean = torch.rand(c, generator=generator) - 0.5
+            module.running_var = torch.rand(c, generator=generator) + 0.5
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def networks():
+    torch.manual_seed(0)
+    return {name: trained_norms(AutoNLNet(genotype=name)) for name in SHIPPED}
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_fuse_conv_bn_keeps_outputs(networks, name):
+    net = networks[name]
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        ref = net(x)[0]
+        fused = fuse_conv_bn(copy.deepcopy(net))
+        out = fused(x)[0]
+    assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
+    assert relative_error(out, ref) <= 1e-4
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_switch_to_deploy_and_converted_weights(networks, name):
+    net = copy.deepcopy(networks[name])
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        ref = net(x)[0]
+        net.switch_to_deploy()
+        assert net.deploy
+        out = net(x)[0]
+        # weights of the deploy form load strictly into deploy=True
+        deployed = AutoNLNet(genotype=name, deploy=True).eval()
+        deployed.load_state_dict(net.state_dict(), strict=True)
+        out_loaded = deployed(x)[0]
+    assert relative_error(out, ref) <= 1e-4
+    torch.testing.assert_close(out_loaded, out)
+    assert not any(isinstance(m, _BatchNorm) for m in deployed.modules())
+    if 'lightnl' in name or 'autonl' in name:
+        assert any(isinstance(m, LightNL) and m.deploy
+                   for m in deployed.modules())
+
+
+def test_deploy_form_loads_no_undeployed_weights():
+    """A normal checkpoint must not load silently into the deploy form
+    (it would run with zero biases)."""
+    normal = AutoNLNet(genotype='mobilenet-v2-lightnl').state_dict()
+    deployed = AutoNLNet(genotype='mobilenet-v2-lightnl', deploy=True)
+    with pytest.raises(RuntimeError, match='bias'):
+        deployed.load_state_dict(normal, strict=True)
+
+
+def test_light_nl_switch_to_deploy_and_identity_start():
+    block = trained_norms(LightNL(16, channel_ratio=0.25, spatial_stride=2))
+    x = torch.randn(2, 16, 9, 7)
+    with torch.no_grad():
+        ref = block(x)
+        block.switch_to_deploy()
+        out = block(x)
+    assert block.deploy and isinstance(block.norm, torch.nn.Identity)
+    assert set(block.state_dict()) == {'depthwise_conv.weight',
+                                       'depthwise_conv.bias'}
+    assert relative_error(out - x, ref - x) <= 1e-5
+    # a block built in the deploy form starts as the identity too
+    fresh = LightNL(16, norm_cfg=None)
+    fresh.init_weights()
+    torch.testing.assert_close(fresh(x), x)
+
+
+@pytest.mark.parametrize('order', ['affinity', 'gram'])
+@pytest.mark.parametrize('spatial_stride', [1, 2])
+def test_channels_last_aggregate(order, spatial_stride):
+    x = torch.randn(2, 12, 7, 9, dtype=torch.float64)
+    ref = non_local_aggregate(x, 0.25, spatial_stride, order)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    y = non_local_aggregate(x_cl, 0.25, spatial_stride, order)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    assert ref.is_contiguous()
+    torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_channels_last_block_backward():
+    """Training on channels-last inputs gives the NCHW gradients."""
+    block = trained_norms(LightNL(8, channel_ratio=0.5)).train().double()
+    x = torch.randn(2, 8, 6, 5, dtype=torch.float64, requires_grad=True)
+    x_cl = x.detach().contiguous(
+        memory_format=torch.channels_last).requires_grad_()
+    grads = []
+    for inp in (x, x_cl):
+        block.zero_grad()
+        block(inp).square().sum().backward()
+        grads.append((inp.grad, block.depthwise_conv.weight.grad.clone()))
+    torch.testing.assert_close(grads[1][0], grads[0][0])
+    torch.testing.assert_close(grads[1][1], grads[0][1])
