@@ -62,9 +62,14 @@ def test_mmpretrain_get_model_and_inferencer(cls_runs, toy_imagenet_root):
     assert torch.equal(model.state_dict()[key], saved[key])
     image = sorted(p for p in (toy_imagenet_root / 'val').rglob('*')
                    if p.suffix.lower() in ('.jpg', '.jpeg', '.png'))[0]
-    inferencer = ImageClassificationInferencer(
-        model=run.config, pretrained=str(run.checkpoint), device='cpu')
-    result = inferencer(str(image))[0]
+    # MMSeg's APIs (used by other tests in this process) leave 'mmseg' as the
+    # process-wide default scope, and MMPretrain's inferencer builds its
+    # pipeline in the current scope: give it its own, as a fresh process has
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        inferencer = ImageClassificationInferencer(
+            model=run.config, pretrained=str(run.checkpoint), device='cpu')
+        result = inferencer(str(image))[0]
     assert 0 <= result['pred_label'] < 6
     assert result['pred_class'] in ('aeroplane', 'bird', 'car', 'cat', 'dog',
                                     'person')
