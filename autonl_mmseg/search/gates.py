@@ -42,8 +42,6 @@ Products of straight-through values are exact 0/1 in the forward pass, so
 every one-hot vector built here is hard in the forward pass and carries the
 sigmoid relaxation's gradient in the backward pass.
 """
-import math
-
 import torch
 from torch import nn
 
@@ -108,7 +106,7 @@ class ThresholdGate(nn.Module):
         self.frozen = False
         # Set by the search wrapper around the warm-up's forward pass.
         self.drop_prob = 0.
-        # The last log score seen (detached float), for the diagnostics.
+        # The last log score seen (detached tensor), for the diagnostics.
         self.last_score = None
 
     @torch.no_grad()
@@ -129,8 +127,9 @@ class ThresholdGate(nn.Module):
         if self.frozen:
             threshold = threshold.detach() + 0. * threshold
         value = log_score(score)
-        self.last_score = value.detach().item() if math.isfinite(
-            value.detach().item()) else None
+        # kept as a tensor: a float here would synchronise with the GPU
+        # and break torch.compile's graph at every gate of every step
+        self.last_score = value.detach()
         threshold = threshold.to(value.dtype)
         return value - threshold if self.direction == 'above' else \
             threshold - value

@@ -273,13 +273,13 @@ class SearchableLightNL(LightNL):
             self.channel_distance_ema.dtype)
         all_reduce(stats, 'mean')
         channel, spatial = stats[:len(channel)], stats[len(channel):]
-        if self.num_ema_updates.item() == 0:
-            self.channel_distance_ema.copy_(channel)
-            self.spatial_distance_ema.copy_(spatial)
-        else:
-            m = self.ema_momentum
-            self.channel_distance_ema.mul_(1 - m).add_(channel, alpha=m)
-            self.spatial_distance_ema.mul_(1 - m).add_(spatial, alpha=m)
+        # the first batch sets the EMA (it starts at inf); no Python branch
+        # on a tensor (no GPU sync, no graph break under torch.compile)
+        first = self.num_ema_updates == 0
+        m = self.ema_momentum
+        for ema, batch in ((self.channel_distance_ema, channel),
+                           (self.spatial_distance_ema, spatial)):
+            ema.copy_(torch.where(first, batch, ema * (1 - m) + batch * m))
         self.num_ema_updates += 1
 
     def _mix(self, candidates, x, indicators):

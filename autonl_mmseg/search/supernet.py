@@ -1,4 +1,6 @@
 """AutoNLSuperNet: the searchable backbone (Single-Path NAS + AutoNL)."""
+import math
+
 from mmengine.registry import MODELS
 
 from ..models.backbones.mbconv_net import MBConvNet
@@ -155,6 +157,9 @@ class AutoNLSuperNet(MBConvNet):
             if isinstance(module, ThresholdGate):
                 t = module.threshold.item()
                 score = module.last_score
+                if score is not None:
+                    score = score.item()
+                    score = score if math.isfinite(score) else None
                 margin = None
                 if score is not None:
                     margin = score - t if module.direction == 'above' else \

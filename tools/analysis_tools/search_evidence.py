@@ -7,7 +7,8 @@ random genotypes of the same MACs. Writes one table.
         [--targets 1.5e8 2.0e8 2.5e8 | --lambdas 0.1 0.5 1.0] \\
         [--search-seeds 0 1] [--retrain-seeds 0 1 2] [--num-random 5] \\
         [--search-epochs 6] [--retrain-epochs 9] [--data-root DIR] \\
-        [--search-options K=V ...] [--retrain-options K=V ...]
+        [--search-options K=V ...] [--retrain-options K=V ...] \\
+        [--jobs 2]
 
 Every run goes through ``tools/train.py`` (the user's interface), each in
 its own work dir under OUT_DIR:
@@ -78,17 +79,27 @@ def parse_args(argv=None):
                         help='more --cfg-options of the searches')
     parser.add_argument('--retrain-options', nargs='+', default=[],
                         help='more --cfg-options of the retrainings')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='training runs at once (each a tools/train.py '
+                        'process); searches first, then every retraining')
+    parser.add_argument('--threads', type=int,
+                        help='OMP_NUM_THREADS of each run (default: the '
+                        'CPU count divided by --jobs)')
     parser.add_argument('--stages', nargs='+',
                         default=['search', 'retrain', 'random', 'table'],
                         choices=['search', 'retrain', 'random', 'table'])
     args = parser.parse_args(argv)
     if not args.targets and not args.lambdas:
         args.targets = [2.0e8]
+    if args.jobs < 1:
+        parser.error('--jobs must be >= 1')
+    if args.threads is None:
+        args.threads = max(1, (os.cpu_count() or 1) // args.jobs)
     return args
 
 
 # --------------------------------------------------------------- runs --
-def run_train(config, work_dir, options, log):
+def run_train(config, work_dir, options, log, threads=None):
     """tools/train.py CONFIG --work-dir WORK_DIR --cfg-options ...; returns
     the wall time in seconds."""
     os.makedirs(work_dir, exist_ok=True)
@@ -96,9 +107,12 @@ def run_train(config, work_dir, options, log):
            '--work-dir', work_dir]
     if options:
         cmd += ['--cfg-options', *options]
+    env = dict(os.environ)
+    if threads:
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(threads)
     start = time.time()
     with open(log, 'w') as f:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=f,
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, env=env,
                               stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise RuntimeError(f'{" ".join(cmd)} failed; see {log}')
@@ -141,7 +155,7 @@ def run_search(args, value, seed):
                     f'param_scheduler.1.end={args.search_epochs}']
     options += args.search_options
     wall = run_train(SEARCH_CFG, work_dir, options,
-                     osp.join(work_dir, 'train.out'))
+                     osp.join(work_dir, 'train.out'), args.threads)
     genotype = json.load(open(osp.join(work_dir, 'genotype.json')))
     out = dict(point=value, seed=seed, wall_s=wall,
                supernet_top1=last_top1(work_dir),
@@ -168,7 +182,7 @@ def run_retrain(args, genotype_path, label, seed):
                     f'param_scheduler.1.end={args.retrain_epochs}']
     options += args.retrain_options
     wall = run_train(RETRAIN_CFG, work_dir, options,
-                     osp.join(work_dir, 'train.out'))
+                     osp.join(work_dir, 'train.out'), args.threads)
     out = dict(label=label, seed=seed, wall_s=wall,
                top1=last_top1(work_dir))
     json.dump(out, open(result, 'w'), indent=1)
@@ -271,7 +285,10 @@ def write_outputs(args, results):
                   f"MACs (+-{args.random_tolerance:.0%}): searched "
                   f"{mean_spread(s['searched'])}, random genotypes "
                   f"{mean_spread(s['random_means'])} (mean over genotypes "
-                  f"of their seed means; {s['num_random']} genotypes)."]
+                  f"of their seed means; {s['num_random']} genotypes); "
+                  f"the searched genotype's mean is above "
+                  f"{sum(statistics.mean(s['searched']) > m for m in s['random_means'])}"
+                  f" of the {len(s['random_means'])} random genotypes'."]
     text = '\n'.join(lines) + '\n'
     with open(osp.join(args.out_dir, 'search_evidence.md'), 'w') as f:
         f.write(text)
@@ -298,6 +315,21 @@ def write_outputs(args, results):
     return text
 
 
+def run_all(thunks, jobs):
+    """Call every thunk (each runs one training process), ``jobs`` at once;
+    results in order. A failed run does not stop the others; the first
+    error is raised once all have finished."""
+    if jobs == 1 or len(thunks) <= 1:
+        return [thunk() for thunk in thunks]
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(jobs) as pool:
+        futures = [pool.submit(thunk) for thunk in thunks]
+    errors = [f.exception() for f in futures if f.exception()]
+    if errors:
+        raise errors[0]
+    return [f.result() for f in futures]
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -305,63 +337,82 @@ def main(argv=None):
     results = dict(searches=[], agreement=[], retrained=[])
     from autonl_mmseg.search import build_search_space
     space = build_search_space()
+
+    def done(kind, name):
+        return osp.isfile(osp.join(args.out_dir, kind, name, 'result.json'))
+
+    # 1. the searches (all points and seeds at once)
+    tasks = [(value, seed) for value in points for seed in args.search_seeds
+             if 'search' in args.stages
+             or done('search', f'{point_name(args, value)}_s{seed}')]
+    runs = run_all([lambda v=v, s=s: run_search(args, v, s)
+                    for v, s in tasks], args.jobs)
     searched = {}
     for value in points:
         name = point_name(args, value)
-        runs = []
-        for seed in args.search_seeds:
-            if 'search' not in args.stages and not osp.isfile(osp.join(
-                    args.out_dir, 'search', f'{name}_s{seed}',
-                    'result.json')):
-                continue
-            run = run_search(args, value, seed)
+        point_runs = [r for (v, _), r in zip(tasks, runs) if v == value]
+        for run in point_runs:
             run['point_name'] = name
-            runs.append(run)
             results['searches'].append(run)
-        if not runs:
+        if not point_runs:
             continue
-        searched[value] = runs[0]
-        genotypes = [json.load(open(r['genotype'])) for r in runs]
-        for other, run in zip(genotypes[1:], runs[1:]):
+        searched[value] = point_runs[0]
+        genotypes = [json.load(open(r['genotype'])) for r in point_runs]
+        for other, run in zip(genotypes[1:], point_runs[1:]):
             blocks, decisions = agreement(genotypes[0], other, space)
             results['agreement'].append(
-                dict(point_name=name, seeds=f"{runs[0]['seed']} vs "
+                dict(point_name=name, seeds=f"{point_runs[0]['seed']} vs "
                      f"{run['seed']}", blocks=blocks, decisions=decisions))
+
+    # 2. what is retrained: the searched genotype of every point, and
+    # random genotypes at the MACs of the baseline point's
+    entries = []  # (label, genotype path, MACs)
     for value, run in searched.items():
-        label = f'searched_{point_name(args, value)}'
-        top1 = []
-        for seed in args.retrain_seeds:
-            if 'retrain' in args.stages or osp.isfile(osp.join(
-                    args.out_dir, 'retrain', f'{label}_s{seed}',
-                    'result.json')):
-                top1.append(run_retrain(args, run['genotype'], label,
-                                        seed)['top1'])
-        results['retrained'].append(
-            dict(label=label, macs_224=run['macs_224'], top1=top1))
-    if 'random' in args.stages and searched and args.num_random:
-        base = searched[points[args.baseline_point]]
-        random_dir = osp.join(args.out_dir, 'random')
-        os.makedirs(random_dir, exist_ok=True)
-        genotypes, _ = sample_random_genotypes(
-            base['macs_224'], args.num_random, args.random_tolerance)
-        random_means = []
-        for i, genotype in enumerate(genotypes):
-            path = osp.join(random_dir, f'random{i}.json')
-            if not osp.isfile(path):
+        entries.append((f'searched_{point_name(args, value)}',
+                        run['genotype'], run['macs_224']))
+    base_value = points[args.baseline_point]
+    num_searched = len(entries)
+    random_dir = osp.join(args.out_dir, 'random')
+    saved = [osp.join(random_dir, f'random{i}.json')
+             for i in range(args.num_random)]
+    if base_value in searched and args.num_random and (
+            'random' in args.stages or all(map(osp.isfile, saved))):
+        if all(map(osp.isfile, saved)):  # drawn before: the same ones
+            genotypes = [json.load(open(path)) for path in saved]
+        else:
+            genotypes, _ = sample_random_genotypes(
+                searched[base_value]['macs_224'], args.num_random,
+                args.random_tolerance)
+            os.makedirs(random_dir, exist_ok=True)
+            for genotype, path in zip(genotypes, saved):
                 json.dump(genotype, open(path, 'w'), indent=1)
-            top1 = [run_retrain(args, path, f'random{i}', seed)['top1']
-                    for seed in args.retrain_seeds]
-            results['retrained'].append(
-                dict(label=f'random{i}',
-                     macs_224=genotype['meta']['macs_224'], top1=top1))
-            random_means.append(statistics.mean(top1))
-        searched_top1 = next(
-            r['top1'] for r in results['retrained']
-            if r['label'] == 'searched_' + point_name(
-                args, points[args.baseline_point]))
+        for i, (genotype, path) in enumerate(zip(genotypes, saved)):
+            entries.append((f'random{i}', path,
+                            genotype['meta']['macs_224']))
+
+    # 3. every retraining at once
+    stage = {True: 'random', False: 'retrain'}
+    tasks = [(label, path, seed) for i, (label, path, _) in enumerate(entries)
+             for seed in args.retrain_seeds
+             if stage[i >= num_searched] in args.stages
+             or done('retrain', f'{label}_s{seed}')]
+    top1s = run_all([lambda p=p, n=n, s=s: run_retrain(args, p, n, s)
+                     for n, p, s in tasks], args.jobs)
+    for label, _, macs in entries:
+        results['retrained'].append(
+            dict(label=label, macs_224=macs,
+                 top1=[r['top1'] for (n, _, _), r in zip(tasks, top1s)
+                       if n == label]))
+    if len(entries) > num_searched:
+        base_label = f'searched_{point_name(args, base_value)}'
         results['random_summary'] = dict(
-            macs_224=base['macs_224'], searched=searched_top1,
-            random_means=random_means, num_random=len(genotypes))
+            macs_224=searched[base_value]['macs_224'],
+            searched=next(r['top1'] for r in results['retrained']
+                          if r['label'] == base_label),
+            random_means=[statistics.mean(r['top1'])
+                          for r in results['retrained'][num_searched:]
+                          if r['top1']],
+            num_random=len(entries) - num_searched)
     return write_outputs(args, results)
 
 
