@@ -17,6 +17,24 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / 'tools' / 'dataset_converters'))
 
 
+def trained_norms(model, seed=0):
+    """Give every norm of ``model`` statistics and affine parameters as
+    after training (none trivial; LightNL's zero-initialised gamma no longer
+    zero, else a fold that ignored the LightNL branch would pass); returns
+    the model in eval mode."""
+    import torch
+    from torch.nn.modules.batchnorm import _BatchNorm
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            c = module.num_features
+            module.weight.data = torch.rand(c, generator=generator) + 0.5
+            module.bias.data = torch.rand(c, generator=generator) - 0.5
+            module.running_mean = torch.rand(c, generator=generator) - 0.5
+            module.running_var = torch.rand(c, generator=generator) + 0.5
+    return model.eval()
+
+
 @pytest.fixture(scope='session')
 def repo_root():
     return ROOT

@@ -10,27 +10,13 @@ from torch.nn.modules.batchnorm import _BatchNorm
 import autonl_mmseg  # noqa: F401  (registers modules)
 from autonl_mmseg.models.backbones import AutoNLNet
 from autonl_mmseg.models.plugins import LightNL, non_local_aggregate
+from conftest import trained_norms
 
 SHIPPED = ('mobilenet-v2', 'mobilenet-v2-lightnl', 'autonl-s', 'autonl-l')
 
 
 def relative_error(out, ref):
     return ((out - ref).norm() / ref.norm()).item()
-
-
-def trained_norms(model, seed=0):
-    """Norm statistics and affine parameters as after training: none of
-    them trivial, LightNL's gamma no longer zero (else a fold that ignored
-    the LightNL branch would pass)."""
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, _BatchNorm):
-            c = module.num_features
-            module.weight.data = torch.rand(c, generator=generator) + 0.5
-            module.bias.data = torch.rand(c, generator=generator) - 0.5
-            module.running_mean = torch.rand(c, generator=generator) - 0.5
-            module.running_var = torch.rand(c, generator=generator) + 0.5
-    return model.eval()
 
 
 @pytest.fixture(scope='module')

@@ -4,9 +4,8 @@ import sys
 
 import pytest
 import torch
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from conftest import ROOT
+from conftest import ROOT, trained_norms
 
 sys.path.insert(0, str(ROOT / 'tools' / 'analysis_tools'))
 sys.path.insert(0, str(ROOT / 'tools' / 'deployment'))
@@ -20,15 +19,7 @@ def trained_checkpoint(config, path):
     """A checkpoint of the config's model whose norms (LightNL's too) hold
     non-trivial statistics and affine parameters, as after training."""
     from analysis_utils import build_model_from_config
-    model = build_model_from_config(str(ROOT / config))
-    generator = torch.Generator().manual_seed(0)
-    for module in model.modules():
-        if isinstance(module, _BatchNorm):
-            c = module.num_features
-            module.weight.data = torch.rand(c, generator=generator) + 0.5
-            module.bias.data = torch.rand(c, generator=generator) - 0.5
-            module.running_mean = torch.rand(c, generator=generator) - 0.5
-            module.running_var = torch.rand(c, generator=generator) + 0.5
+    model = trained_norms(build_model_from_config(str(ROOT / config)))
     torch.save(dict(meta=dict(epoch=1), state_dict=model.state_dict()), path)
     return path
 
