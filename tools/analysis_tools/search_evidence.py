@@ -139,6 +139,17 @@ def point_name(args, value):
     return f'target{value:.3g}' if args.targets else f'lambda{value:g}'
 
 
+def epoch_options(epochs):
+    """--cfg-options for ``epochs`` training epochs, one validation at the
+    end (none when ``epochs`` is None: the config's own schedule)."""
+    if not epochs:
+        return []
+    # (the cosine decay's end is a number in the config, not a link)
+    return [f'train_cfg.max_epochs={epochs}',
+            f'train_cfg.val_interval={epochs}',
+            f'param_scheduler.1.end={epochs}']
+
+
 def run_search(args, value, seed):
     work_dir = osp.join(args.out_dir, 'search',
                         f'{point_name(args, value)}_s{seed}')
@@ -148,12 +159,7 @@ def run_search(args, value, seed):
     options = data_options(args.data_root) + [f'randomness.seed={seed}']
     options.append(f'model.target_macs={value}' if args.targets else
                    f'model.cost_weight={value}')
-    if args.search_epochs:
-        # (the cosine decay's end is a number in the config, not a link)
-        options += [f'train_cfg.max_epochs={args.search_epochs}',
-                    f'train_cfg.val_interval={args.search_epochs}',
-                    f'param_scheduler.1.end={args.search_epochs}']
-    options += args.search_options
+    options += epoch_options(args.search_epochs) + args.search_options
     wall = run_train(SEARCH_CFG, work_dir, options,
                      osp.join(work_dir, 'train.out'), args.threads)
     genotype = json.load(open(osp.join(work_dir, 'genotype.json')))
@@ -176,11 +182,7 @@ def run_retrain(args, genotype_path, label, seed):
         f'randomness.seed={seed}',
         f'model.backbone.genotype={osp.abspath(genotype_path)}'
     ]
-    if args.retrain_epochs:
-        options += [f'train_cfg.max_epochs={args.retrain_epochs}',
-                    f'train_cfg.val_interval={args.retrain_epochs}',
-                    f'param_scheduler.1.end={args.retrain_epochs}']
-    options += args.retrain_options
+    options += epoch_options(args.retrain_epochs) + args.retrain_options
     wall = run_train(RETRAIN_CFG, work_dir, options,
                      osp.join(work_dir, 'train.out'), args.threads)
     out = dict(label=label, seed=seed, wall_s=wall,
