@@ -202,7 +202,13 @@ def plot_architecture(genotype, out, title=None):
     meta = genotype.get('meta', {})
     info = f"{len(blocks)} blocks, " \
         f"{sum(bool(b.get('non_local')) for b in blocks)} LightNL"
-    if 'macs_224' in meta:
+    # the search's own count (its cost model's input size and classes:
+    # 1000 for the budget), else the count of the genotype's classifier
+    if 'macs' in meta and 'macs_input_size' in meta:
+        info += (f", {meta['macs'] / 1e6:.1f}M MACs at "
+                 f"{meta['macs_input_size'][0]} px, "
+                 f"{meta.get('macs_num_classes', '?')} classes")
+    elif 'macs_224' in meta:
         info += f", {meta['macs_224'] / 1e6:.1f}M MACs at 224"
     ax.set_title(f"{title or genotype.get('name', '')}: {info}  "
                  '(box height: expansion; dark: k5; orange: LightNL)',
