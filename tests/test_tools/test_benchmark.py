@@ -86,3 +86,23 @@ def test_train_step_group_tiny():
                                              'mobilenet-v2-lightnl']
         for row in rows:
             assert row['images_per_s'] == 2e3 / row['median_ms'] > 0
+
+
+def test_search_step_group_tiny(capsys):
+    """The search group times a real search step (cost on, gates
+    calibrated by the warm-up step) against AutoNL-L, and projects it."""
+    import benchmark
+    results = benchmark.measure_train_steps(
+        batch=2, size=32, repeats=1, warmup=1,
+        configs=benchmark.SEARCH_CONFIGS, group='search')
+    assert {r['group'] for r in results} == {'search'}
+    for res in results:
+        assert [r['name'] for r in res['models']] == ['autonl-l',
+                                                      'search supernet']
+    benchmark.print_search_projection(results)
+    out = capsys.readouterr().out
+    assert 'the 8-epoch ImageNet search at' in out
+    checks = [c for c in benchmark.targets(results)
+              if c[0].startswith('search step within')]
+    assert len(checks) == len(results)
+    assert all(passed in (True, False) for _, passed, _ in checks)

@@ -3,7 +3,8 @@
 
     python tools/analysis_tools/benchmark.py [--device cpu|cuda|all]
         [--repeats N] [--warmup N] [--batch 1 8] [--seg-batch 1 2]
-        [--only lightnl mobilenet autonl deeplab] [--json OUT]
+        [--only lightnl mobilenet levers autonl deeplab train search]
+        [--train-batch 8] [--compile MODE] [--markdown OUT] [--json OUT]
         [--threads N] [--retain-freed-memory]
 
 Groups (the first model of each comparison is its reference; ratio =
@@ -21,6 +22,15 @@ model / reference, of median latency and of peak memory):
 4. ``deeplab``: DeepLabV3 (ASPP, output stride 8) with MobileNetV2
    (reference) vs with AutoNL-S, the whole segmentor in 'tensor' mode at
    512x512, batch 1 and 2 (``--seg-batch``).
+
+Opt-in groups (``--only``): ``levers`` (2b: the MobileNetV2 pair in every
+inference form: eager, BN folded, channels-last, onnxruntime, CUDA graphs,
+``--compile MODE``); ``train`` (5: a training step of the MobileNetV2 /
+MobileNetV2-LightNL classifiers, fp32 / channels-last, and on CUDA fp16 vs
+bf16 + channels-last, ``--train-batch``); ``search`` (6: a training step of
+the search, ``configs/autonl/autonl_search_in1k.py`` with its cost term on,
+against the fixed AutoNL-L classifier, in the same forms, with the paper's
+8-epoch ImageNet search projected to hours at the measured throughput).
 
 How it measures:
 
@@ -78,8 +88,10 @@ from analysis_utils import (ROOT, TARGETS, TensorMode,  # noqa: E402
 from autonl_mmseg.models.backbones import AutoNLNet  # noqa: E402
 from autonl_mmseg.models.plugins import LightNL  # noqa: E402
 
-GROUPS = ('lightnl', 'mobilenet', 'levers', 'autonl', 'deeplab', 'train')
-#: groups of the default run (``train`` is opt-in: ``--only train``)
+GROUPS = ('lightnl', 'mobilenet', 'levers', 'autonl', 'deeplab', 'train',
+          'search')
+#: groups of the default run (``train`` and ``search`` are opt-in:
+#: ``--only train search``)
 DEFAULT_GROUPS = ('lightnl', 'mobilenet', 'levers', 'autonl', 'deeplab')
 TITLES = {
     'lightnl': '1. LightNL vs mmcv NonLocal2d (dot_product, reduction=1: '
@@ -93,11 +105,15 @@ TITLES = {
               'comparison per inference form (the levers, side by side)',
     'train': '5. Training step of the MobileNetV2 / MobileNetV2-LightNL '
              'ImageNet classifiers (forward, backward, SGD step)',
+    'search': '6. Training step of the search (AutoNLSearchClassifier, '
+              'default space, cost on, gates calibrated) vs the fixed '
+              'AutoNL-L classifier, 224x224',
 }
 # (repeats, warm-up) per group: fewer for the big models, so that the default
 # run stays within about 5 minutes on a 2-core CPU. --repeats/--warmup win.
 DEFAULT_RUNS = {'lightnl': (7, 1), 'mobilenet': (21, 3), 'levers': (15, 2),
-                'autonl': (9, 2), 'deeplab': (3, 1), 'train': (5, 2)}
+                'autonl': (9, 2), 'deeplab': (3, 1), 'train': (5, 2),
+                'search': (5, 2)}
 MIN_RUN_S = 0.02
 # (channels, size, LightNL spatial strides); LightNL channel ratio 0.25.
 LIGHT_NL_SIZES = ((24, 56, (2, )), (320, 64, (1, 2)))
@@ -271,6 +287,13 @@ def lever_cases(size=224, batches=(1, 8), compile_mode=None):
 TRAIN_CONFIGS = (('mobilenet-v2', 'configs/autonl/mobilenet-v2_in1k.py'),
                  ('mobilenet-v2-lightnl',
                   'configs/autonl/mobilenet-v2-lightnl_in1k.py'))
+#: the search step against the largest published network it is meant to
+#: find (issue 10: within 2.5x of AutoNL-L)
+SEARCH_CONFIGS = (('autonl-l', 'configs/autonl/autonl-l_in1k.py'),
+                  ('search supernet', 'configs/autonl/autonl_search_in1k.py'))
+#: the paper's search: 8 epochs of ImageNet (1,281,167 training images)
+SEARCH_IMAGES = 8 * 1281167
+SEARCH_TARGET = 2.5
 
 
 def train_forms(device):
@@ -289,9 +312,13 @@ def train_forms(device):
 
 
 def measure_train_steps(batch, device='cpu', repeats=5, warmup=2,
-                        size=224):
+                        size=224, configs=TRAIN_CONFIGS, group='train'):
     """Seconds per training step (forward, loss, backward, SGD step) of
-    the classifiers of ``TRAIN_CONFIGS``, interleaved per form.
+    the classifiers of ``configs`` ((name, config) pairs, the first the
+    reference), interleaved per form. A search classifier runs with its
+    cost term on (no runner: the warm-up counts as over), so its first
+    warm-up step calibrates the gates and every timed step is a search
+    step.
 
     Returns:
         list[dict]: one result per form, like :func:`measure_case`'s, with
@@ -307,7 +334,7 @@ def measure_train_steps(batch, device='cpu', repeats=5, warmup=2,
             x = x.contiguous(memory_format=torch.channels_last)
         samples = [DataSample().set_gt_label(i % 1000) for i in range(batch)]
         models, optims = {}, {}
-        for name, config in TRAIN_CONFIGS:
+        for name, config in configs:
             model = build_model_from_config(osp.join(ROOT, config)).to(device)
             if channels_last:
                 model = model.to(memory_format=torch.channels_last)
@@ -339,7 +366,7 @@ def measure_train_steps(batch, device='cpu', repeats=5, warmup=2,
                      ratio=statistics.median(times[n]) / ref,
                      images_per_s=batch * 1e3 / statistics.median(times[n]),
                      peak_mb=None, mem_ratio=None) for n in names]
-        results.append(dict(group='train', case=form, batch=batch,
+        results.append(dict(group=group, case=form, batch=batch,
                             device=device.type, reference=names[0],
                             repeats=repeats, models=rows))
         del models, optims
@@ -357,6 +384,19 @@ def print_train_table(results):
                   f'{res["device"]:4s} {res["batch"]:5d} '
                   f'{row["median_ms"]:9.1f} {row["images_per_s"]:8.1f} '
                   f'{row["ratio"]:6.3f}')
+
+
+def print_search_projection(results):
+    """The paper's search (8 ImageNet epochs) at the measured throughput
+    of the supernet, per form, in hours of this device."""
+    for res in results:
+        row = next(r for r in res['models']
+                   if r['name'] != res['reference'])
+        hours = SEARCH_IMAGES / row['images_per_s'] / 3600
+        print(f'    {res["case"]}: search step {row["ratio"]:.2f}x the '
+              f'{res["reference"]} step; the 8-epoch ImageNet search at '
+              f'{row["images_per_s"]:.1f} img/s: {hours:,.0f} h on one '
+              f'{res["device"]} device (paper: 32 GPU-hours)')
 
 
 BUILDERS = {'lightnl': lightnl_cases, 'mobilenet': mobilenet_cases,
@@ -589,6 +629,14 @@ def targets(results):
                         speedup >= LIGHT_NL_TARGET, f'{speedup:.1f}x faster'))
     else:
         out.append((label, None, 'not measured'))
+    for res in results:
+        if res['group'] != 'search':
+            continue
+        row = next(r for r in res['models'] if r['name'] != res['reference'])
+        out.append((f'search step within {SEARCH_TARGET:g}x of the AutoNL-L '
+                    f'step, {res["case"]}, {res["device"]}, batch '
+                    f'{res["batch"]}', row['ratio'] <= SEARCH_TARGET,
+                    f'{row["ratio"]:.2f}x'))
     return out
 
 
@@ -600,23 +648,28 @@ def run_benchmark(groups=DEFAULT_GROUPS, devices=('cpu', ), batches=(1, 8),
     results = []
     with progress_bar(disable=not verbose) as bar:
         for group in groups:
-            group_batches = {'deeplab': seg_batches,
-                             'train': train_batches}.get(group, batches)
+            group_batches = {'deeplab': seg_batches, 'train': train_batches,
+                             'search': train_batches}.get(group, batches)
             n_repeats = DEFAULT_RUNS[group][0] if repeats is None else repeats
             n_warmup = DEFAULT_RUNS[group][1] if warmup is None else warmup
             if verbose:
                 print(f'\n{TITLES[group]}  [{n_repeats} timed runs after '
                       f'{n_warmup} warm-up, median]', flush=True)
-            if group == 'train':
+            if group in ('train', 'search'):
+                configs = TRAIN_CONFIGS if group == 'train' else \
+                    SEARCH_CONFIGS
                 for device in devices:
                     for batch in group_batches:
                         with warnings.catch_warnings():
                             warnings.simplefilter('ignore')
                             train = measure_train_steps(
-                                batch, device, n_repeats, n_warmup)
+                                batch, device, n_repeats, n_warmup,
+                                configs=configs, group=group)
                         results.extend(train)
                         if verbose:
                             print_train_table(train)
+                            if group == 'search':
+                                print_search_projection(train)
                 continue
             with warnings.catch_warnings():  # deprecation notes of builders
                 warnings.simplefilter('ignore')
