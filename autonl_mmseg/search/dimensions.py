@@ -110,6 +110,11 @@ class NestedChoice(SearchDimension):
         self.gates = nn.ModuleList(
             ThresholdGate(**gate_cfg) for _ in self.candidates[1:])
 
+    def decode(self, indicator):
+        # a whole number as an int (expansion 6, SE 0), as genotypes write it
+        value = super().decode(indicator)
+        return int(value) if float(value).is_integer() else value
+
 
 class KernelSize(NestedChoice):
     """Kernel size of the superkernel: ring ``j`` (positions of kernel
@@ -189,10 +194,6 @@ class ExpandRatio(NestedChoice):
         ])
         return expand
 
-    def decode(self, indicator):
-        ratio = super().decode(indicator)
-        return int(ratio) if float(ratio).is_integer() else ratio
-
 
 class SERatio(NestedChoice):
     """SE ratio: the superkernel's SE has the squeeze width of the largest
@@ -243,10 +244,6 @@ class SERatio(NestedChoice):
         state['se_on'] = 1 - se[0] if self.squeeze_sizes[0] == 0 else \
             state['like']
         return se
-
-    def decode(self, indicator):
-        ratio = super().decode(indicator)
-        return int(ratio) if float(ratio).is_integer() else ratio
 
 
 class Skip(SearchDimension):

@@ -42,6 +42,8 @@ Products of straight-through values are exact 0/1 in the forward pass, so
 every one-hot vector built here is hard in the forward pass and carries the
 sigmoid relaxation's gradient in the backward pass.
 """
+import math
+
 import torch
 from torch import nn
 
@@ -130,9 +132,22 @@ class ThresholdGate(nn.Module):
         # kept as a tensor: a float here would synchronise with the GPU
         # and break torch.compile's graph at every gate of every step
         self.last_score = value.detach()
-        threshold = threshold.to(value.dtype)
+        return self._signed(value, threshold.to(value.dtype))
+
+    def _signed(self, value, threshold):
         return value - threshold if self.direction == 'above' else \
             threshold - value
+
+    def diagnostics(self):
+        """``dict(score, threshold, margin)`` as floats (log units;
+        ``score`` and ``margin`` of the last forward pass, None before it
+        or when the score was not finite)."""
+        threshold = self.threshold.item()
+        score = None if self.last_score is None else self.last_score.item()
+        if score is None or not math.isfinite(score):
+            return dict(score=None, threshold=threshold, margin=None)
+        return dict(score=score, threshold=threshold,
+                    margin=self._signed(score, threshold))
 
     def forward(self, score):
         margin = self.margin(score)

@@ -93,8 +93,8 @@ class SearchArchLoggerHook(Hook):
             model = _search_model(runner)
             scalars = gate_scalars(model.backbone)
             with torch.no_grad():
-                scalars['search/macs_decoded'] = float(
-                    model.expected_macs().item())
+                scalars['search/macs_decoded'] = \
+                    model.expected_macs().item()
             runner.visualizer.add_scalars(scalars, step=runner.iter + 1)
         if not (self.every_n_train_iters(runner, self.interval)
                 or self.is_last_train_iter(runner)):

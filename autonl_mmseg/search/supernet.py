@@ -1,6 +1,4 @@
 """AutoNLSuperNet: the searchable backbone (Single-Path NAS + AutoNL)."""
-import math
-
 from mmengine.registry import MODELS
 
 from ..models.backbones.mbconv_net import MBConvNet
@@ -155,16 +153,7 @@ class AutoNLSuperNet(MBConvNet):
         gates, distances = {}, {}
         for name, module in self.named_modules():
             if isinstance(module, ThresholdGate):
-                t = module.threshold.item()
-                score = module.last_score
-                if score is not None:
-                    score = score.item()
-                    score = score if math.isfinite(score) else None
-                margin = None
-                if score is not None:
-                    margin = score - t if module.direction == 'above' else \
-                        t - score
-                gates[name] = dict(score=score, threshold=t, margin=margin)
+                gates[name] = module.diagnostics()
             elif hasattr(module, 'channel_distance_ema'):
                 for field, ema, candidates in (
                         ('channel_ratio', module.channel_distance_ema,
