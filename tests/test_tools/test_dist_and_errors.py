@@ -1,4 +1,6 @@
 """dist_train.sh on CPU (gloo) and the one-line errors of the tools."""
+import textwrap
+
 from conftest import run_tool, seg_data_options
 
 SEG = 'configs/autonl/toy/deeplabv3_mobilenet-v2_toy-voc.py'
@@ -25,6 +27,33 @@ def test_dist_train_two_processes_on_cpu(toy_voc_root, tmp_path):
     log_file = next(work.glob('*/*.log')).read_text()
     assert 'Distributed training: True' in log_file, log_file[:3000]
     assert 'GPU number: 2' in log_file  # MMEngine's name for the world size
+
+
+def test_distributed_run_destroys_its_process_group_at_exit(tmp_path):
+    """An undestroyed gloo group can abort the process at interpreter exit
+    after training finished (SIGABRT, "terminate called without an active
+    exception"): ``setup_distributed`` destroys it from an atexit handler."""
+    script = tmp_path / 'run.py'
+    script.write_text(textwrap.dedent('''
+        import torch.distributed as dist
+        from mmengine.config import Config
+        from autonl_mmseg.engine.launch import setup_distributed
+        destroy = dist.destroy_process_group
+        def traced(*args, **kwargs):
+            print('destroyed', flush=True)
+            return destroy(*args, **kwargs)
+        dist.destroy_process_group = traced
+        cfg = Config(dict(model=dict(type='X'), env_cfg=dict()))
+        setup_distributed(cfg, 'pytorch')
+        setup_distributed(cfg, 'pytorch')  # registers the handler once
+        assert dist.is_initialized() and dist.get_backend() == 'gloo'
+        print('trained', flush=True)
+    '''))
+    proc = run_tool([str(script)], env={
+        'RANK': '0', 'WORLD_SIZE': '1', 'LOCAL_RANK': '0',
+        'MASTER_ADDR': '127.0.0.1', 'MASTER_PORT': '29531',
+        'CUDA_VISIBLE_DEVICES': ''})
+    assert proc.stdout.split() == ['trained', 'destroyed'], proc.stdout
 
 
 def _one_line_error(proc, *needles):
