@@ -11,7 +11,8 @@ import autonl_mmseg  # noqa: F401,E402
 from autonl_mmseg.engine.cli import run_cli  # noqa: E402
 from autonl_mmseg.engine.launch import (build_runner, check_checkpoint,  # noqa: E402
                                         check_data_roots, check_seg_map_sizes,
-                                        config_scope, fail, load_config,
+                                        config_scope, fail, finish_distributed,
+                                        load_config,
                                         set_local_rank, setup_distributed)
 from autonl_mmseg.models.utils import GenotypeMismatchError  # noqa: E402
 
@@ -123,6 +124,7 @@ def main(argv=None):
         metrics = runner.test()
     except GenotypeMismatchError as e:  # a checkpoint of another genotype
         fail(str(e))
+    finish_distributed()
     if scope == 'mmpretrain' and args.out and args.out_item == 'metrics':
         import mmengine
         mmengine.dump(metrics, args.out)

@@ -19,7 +19,8 @@ from autonl_mmseg.engine.cli import run_cli  # noqa: E402
 from autonl_mmseg.engine.launch import (build_runner, check_checkpoint,  # noqa: E402
                                         check_data_roots, check_datasets,
                                         check_pretrained, check_seg_map_sizes,
-                                        config_scope, fail, load_config,
+                                        config_scope, fail, finish_distributed,
+                                        load_config,
                                         set_local_rank, setup_distributed,
                                         use_fast_gpu_training,
                                         use_resumable_checkpoints)
@@ -103,6 +104,7 @@ def main(argv=None):
         runner.train()
     except GenotypeMismatchError as e:  # load_from, --resume or Pretrained
         fail(str(e))
+    finish_distributed()
     return runner
 
 
