@@ -15,8 +15,10 @@ setup(
     description='Lightweight Non-Local networks and their architecture search '
     '(AutoNL, CVPR 2020) for MMSegmentation and MMPretrain',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),
-    # the shipped genotypes, which AutoNLNet(genotype='autonl-s') reads
-    package_data={'autonl_mmseg.models': ['genotypes/*.json']},
+    # the shipped genotypes, which AutoNLNet(genotype='autonl-s') reads, and
+    # LightNL's fused CPU kernel, compiled on first use
+    package_data={'autonl_mmseg.models': ['genotypes/*.json',
+                                          'plugins/*.cpp']},
     python_requires='>=3.8',
     # torch / mmcv are installed by tools/setup_env.sh (mmcv must be compiled
     # against the installed torch, so pip cannot resolve it by itself).

@@ -9,7 +9,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 import autonl_mmseg  # noqa: F401  (registers modules)
 from autonl_mmseg.models.backbones import AutoNLNet
-from autonl_mmseg.models.plugins import LightNL, non_local_aggregate
+from autonl_mmseg.models.plugins import (LightNL, fused_light_nl,
+                                         non_local_aggregate)
 from conftest import trained_norms
 
 SHIPPED = ('mobilenet-v2', 'mobilenet-v2-lightnl', 'autonl-s', 'autonl-l')
@@ -109,3 +110,71 @@ def test_channels_last_block_backward():
         grads.append((inp.grad, block.depthwise_conv.weight.grad.clone()))
     torch.testing.assert_close(grads[1][0], grads[0][0])
     torch.testing.assert_close(grads[1][1], grads[0][1])
+
+
+# LightNL's fused CPU kernel (light_nl_cpu.cpp) against the PyTorch path:
+# both orders, strides 1-2, channels a multiple of 8 (vector loop) or not
+# (scalar loop), odd sizes (1 x 1 and 1-pixel-wide maps take only some taps),
+# batch 2.
+@pytest.mark.parametrize('channels,size,stride,order', [
+    (16, (9, 7), 2, 'gram'), (16, (9, 7), 1, 'affinity'),
+    (12, (5, 8), 2, 'affinity'), (12, (6, 6), 1, 'gram'),
+    (40, (1, 1), 1, 'gram'), (24, (1, 5), 2, 'gram'),
+    (320, (7, 7), 2, 'auto'), (64, (14, 14), 1, 'auto')])
+def test_fused_light_nl_kernel_matches_pytorch(channels, size, stride, order):
+    from autonl_mmseg.models.plugins.light_nl_cpu import fused_kernel
+    assert fused_kernel() is not None, 'the fused CPU kernel did not build'
+    torch.manual_seed(0)
+    block = trained_norms(LightNL(channels, 0.25, stride, matmul_order=order))
+    block.eval().switch_to_deploy()
+    x = torch.randn(2, channels, *size).contiguous(
+        memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert block._fused_cpu_args(x) is not None
+        with fused_light_nl(False):
+            ref = block(x)
+        calls = []
+        module = fused_kernel()
+        with _spy(module, calls):
+            out = block(x)
+    assert calls == [1], 'the block did not take the fused kernel'
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert relative_error(out - x, ref - x) <= 1e-5
+
+
+class _spy:
+    """Count calls of ``module.light_nl_forward`` (a pybind11 module's
+    attributes can be replaced)."""
+
+    def __init__(self, module, calls):
+        self.module, self.calls = module, calls
+
+    def __enter__(self):
+        self.original = self.module.light_nl_forward
+
+        def counted(*args):
+            self.calls.append(1)
+            return self.original(*args)
+
+        self.module.light_nl_forward = counted
+
+    def __exit__(self, *exc):
+        self.module.light_nl_forward = self.original
+
+
+def test_fused_light_nl_kernel_only_where_it_applies():
+    """Training, autograd, NCHW inputs, other dtypes and blocks with a norm
+    take the PyTorch path (the kernel has no backward)."""
+    block = trained_norms(LightNL(16, 0.25, 2))
+    x = torch.randn(1, 16, 8, 8)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert block._fused_cpu_args(x_cl) is None  # BN not folded
+        block.eval().switch_to_deploy()
+        assert block._fused_cpu_args(x_cl) == (4, False)
+        assert block._fused_cpu_args(x) is None  # NCHW
+        assert block._fused_cpu_args(x_cl.double()) is None
+    assert block._fused_cpu_args(x_cl) is None  # autograd on the weights
+    out = block(x_cl.requires_grad_())
+    out.sum().backward()
+    assert x_cl.grad is not None and x_cl.grad.abs().sum() > 0

@@ -45,8 +45,8 @@ def test_measure_case_lightnl_tiny():
 
 def test_lever_forms_compute_the_same_network():
     """Every inference form of the levers group (deploy, channels-last,
-    onnxruntime) is the same function as the eager network, and each is
-    timed side by side."""
+    LightNL's fused CPU kernel, onnxruntime) is the same function as the
+    eager network, and each is timed side by side."""
     import numpy as np
     import torch
 
@@ -55,6 +55,7 @@ def test_lever_forms_compute_the_same_network():
     cpu_cases = [c for c in cases if c.devices in (None, ('cpu', ))]
     assert [c.title for c in cpu_cases] == [
         'eager', 'deploy (BN folded)', 'deploy + channels-last',
+        'deploy + channels-last + fused LightNL kernel',
         'onnxruntime, deploy form']
     x = torch.randn(1, 3, 32, 32)
     for name in ('mobilenet-v2', 'mobilenet-v2-lightnl'):

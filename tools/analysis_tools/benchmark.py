@@ -86,7 +86,7 @@ from analysis_utils import (ROOT, TARGETS, TensorMode,  # noqa: E402
                             time_per_call)
 
 from autonl_mmseg.models.backbones import AutoNLNet  # noqa: E402
-from autonl_mmseg.models.plugins import LightNL  # noqa: E402
+from autonl_mmseg.models.plugins import LightNL, fused_light_nl  # noqa: E402
 
 GROUPS = ('lightnl', 'mobilenet', 'levers', 'autonl', 'deeplab', 'train',
           'search')
@@ -217,6 +217,19 @@ class ChannelsLast(nn.Module):
         return self.model(x.contiguous(memory_format=torch.channels_last))
 
 
+class PyTorchLightNL(nn.Module):
+    """``model`` with LightNL's fused CPU kernel turned off (its blocks take
+    the PyTorch path), to show that lever on its own."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        with fused_light_nl(False):
+            return self.model(x)
+
+
 class OnnxRuntime(nn.Module):
     """``model`` exported to ONNX for each input shape (N, C, H, W) of
     ``shapes`` and run by onnxruntime on the CPU with
@@ -251,7 +264,8 @@ def lever_cases(size=224, batches=(1, 8), compile_mode=None):
     eager as built; deploy form (BN folded into the convs, LightNL's into
     its depthwise conv); deploy + channels-last (no layout changes: oneDNN
     and cuDNN run the depthwise convs in NHWC, and LightNL returns y in its
-    input's layout); onnxruntime (CPU) of the deploy form; CUDA graphs
+    input's layout), with LightNL's PyTorch path and then (CPU) with its
+    fused kernel (``light_nl_cpu``: one call per block); onnxruntime (CPU) of the deploy form; CUDA graphs
     (``torch.compile(mode='reduce-overhead')``, CUDA only); with
     ``compile_mode``, ``torch.compile(mode=compile_mode)`` of the deploy +
     channels-last form."""
@@ -260,8 +274,11 @@ def lever_cases(size=224, batches=(1, 8), compile_mode=None):
     nets = {name: AutoNLNet(genotype=name).eval() for name in names}
     forms = [('eager', lambda m: m, None, True),
              ('deploy (BN folded)', deployed, None, True),
-             ('deploy + channels-last', lambda m: ChannelsLast(deployed(m)),
-              None, True)]
+             ('deploy + channels-last',
+              lambda m: PyTorchLightNL(ChannelsLast(deployed(m))), None,
+              True),
+             ('deploy + channels-last + fused LightNL kernel',
+              lambda m: ChannelsLast(deployed(m)), ('cpu', ), True)]
     directory = tempfile.mkdtemp(prefix='autonl_benchmark_')
     forms.append(('onnxruntime, deploy form',
                   lambda m: OnnxRuntime(deployed(m), directory,

@@ -7,6 +7,8 @@ from mmcv.cnn import build_norm_layer, fuse_conv_bn
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from .light_nl_cpu import fused_light_nl_forward
+
 
 def compact_channels(in_channels, channel_ratio):
     """Number of channels ``k`` that LightNL keeps: ``int(r * C)``, at least 1."""
@@ -223,7 +225,38 @@ class LightNL(BaseModule):
         y = self.depthwise_conv(y)
         return y if self.norm is None else self.norm(y)
 
+    def _fused_cpu_args(self, x):
+        """(k, affinity order?) for :mod:`.light_nl_cpu`'s kernel when it
+        applies (a deploy-form block, inference, a float32 channels-last
+        CPU input, no tracing), else None."""
+        conv = self.depthwise_conv
+        if not (x.device.type == 'cpu' and x.dtype == torch.float32
+                and x.dim() == 4 and conv.bias is not None
+                and conv.weight.dtype == torch.float32
+                and x.is_contiguous(memory_format=torch.channels_last)
+                and not (torch.is_grad_enabled() and
+                         (x.requires_grad or conv.weight.requires_grad))
+                and self.deploy and not torch.compiler.is_compiling()
+                and not torch.jit.is_tracing()
+                and not torch.onnx.is_in_onnx_export()):
+            return None
+        _, c, h, w = x.shape
+        order = self.matmul_order
+        if order == 'auto':
+            affinity, gram = matmul_macs(c, h, w, self.channel_ratio,
+                                         self.spatial_stride)
+            order = 'affinity' if affinity < gram else 'gram'
+        return compact_channels(c, self.channel_ratio), order == 'affinity'
+
     def forward(self, x):
+        if not torch.jit.is_scripting():
+            args = self._fused_cpu_args(x)
+            if args is not None:
+                z = fused_light_nl_forward(x, self.depthwise_conv.weight,
+                                           self.depthwise_conv.bias, args[0],
+                                           self.spatial_stride, args[1])
+                if z is not None:
+                    return z
         # The norm's output is a fresh tensor that its backward does not
         # need: adding the residual in place saves one feature-map buffer.
         return self.output_transform(self.aggregate(x)).add_(x)
