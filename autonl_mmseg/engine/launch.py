@@ -24,11 +24,12 @@ reaches interpreter finalisation first, the worker's GIL request ends the
 thread inside a C++ destructor: "terminate called without an active
 exception", SIGABRT, a failed run after training had finished (5 of 53
 two-process CPU runs here, 4 of 43 of them with ``destroy_process_group``
-at exit alone; 0 of 40 with the barrier). So a finished ``tools/train.py`` / ``test.py``
-calls :func:`finish_distributed` (a barrier, which releases the GIL to those
-threads while every process arrives, then ``destroy_process_group``), and
-every distributed run destroys the group from an ``atexit`` handler (an
-error exit skips the barrier: the other processes may never reach it).
+at exit alone; 0 of 40 with the barrier). So a finished ``tools/train.py``
+or ``tools/test.py`` calls :func:`finish_distributed` (a barrier, which
+releases the GIL to those threads while every process arrives, then
+``destroy_process_group``), and every distributed run destroys the group
+from an ``atexit`` handler (an error exit skips the barrier: the other
+processes may never reach it).
 """
 import atexit
 import os

@@ -265,7 +265,8 @@ def lever_cases(size=224, batches=(1, 8), compile_mode=None):
     its depthwise conv); deploy + channels-last (no layout changes: oneDNN
     and cuDNN run the depthwise convs in NHWC, and LightNL returns y in its
     input's layout), with LightNL's PyTorch path and then (CPU) with its
-    fused kernel (``light_nl_cpu``: one call per block); onnxruntime (CPU) of the deploy form; CUDA graphs
+    fused kernel (``light_nl_cpu``: one call per block); onnxruntime (CPU)
+    of the deploy form; CUDA graphs
     (``torch.compile(mode='reduce-overhead')``, CUDA only); with
     ``compile_mode``, ``torch.compile(mode=compile_mode)`` of the deploy +
     channels-last form."""
