@@ -1,14 +1,14 @@
 """The fused CPU inference kernel of a deploy-form LightNL block.
 
 ``light_nl_cpu.cpp`` computes ``x + b + DWConv3x3(x_c x_sc^T x_s / HW)`` in
-one call (two ``at::bmm`` and one pass for the depthwise conv, its bias and
-the residual). :class:`LightNL` uses it for a deploy-form block on a float32
+one call: the Gram matrix, then row by row the rows of y and the depthwise
+conv with its bias and the residual, in vector loops. :class:`LightNL` uses it for a deploy-form block on a float32
 channels-last CPU input with autograd off; everything else (training, CUDA,
 NCHW inputs, ONNX export, ``torch.compile``) takes the PyTorch path, which is
 the reference the tests hold the kernel to.
 
 The kernel is compiled on first use with ``torch.utils.cpp_extension`` (a
-C++ compiler and ninja, as MMCV's build needs; about a minute, then cached in
+C++ compiler and ninja, as MMCV's build needs; ~25 s here, then cached in
 PyTorch's extension directory) for the CPU's vector width (AVX-512, AVX2 or
 baseline, a separate build each). Where it cannot be built the blocks warn
 once and keep the PyTorch path. ``AUTONL_FUSED_LIGHTNL=0`` or
