@@ -242,7 +242,7 @@ def finish_distributed():
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
-        dist.destroy_process_group()
+        destroy_process_group()
 
 
 def setup_distributed(cfg, launcher):

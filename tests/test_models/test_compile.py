@@ -1,6 +1,7 @@
 """torch.compile (MMEngine's ``compile=True``) takes our networks whole:
-no graph breaks, also for a segmentor fed many input sizes. Traced with a counting backend (no inductor: the graphs
-dynamo captures are what matters here, and they run as eager code)."""
+no graph breaks, also for a segmentor fed many input sizes. Traced with a
+counting backend (no inductor: the graphs dynamo captures are what matters
+here, and they run as eager code)."""
 import sys
 
 import pytest

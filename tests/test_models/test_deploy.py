@@ -113,14 +113,16 @@ def test_channels_last_block_backward():
 
 
 # LightNL's fused CPU kernel (light_nl_cpu.cpp) against the PyTorch path:
-# both orders, strides 1-2, channels a multiple of 8 (vector loop) or not
-# (scalar loop), odd sizes (1 x 1 and 1-pixel-wide maps take only some taps),
-# batch 2.
+# both orders, strides 1-2, channels a multiple of 16, of 8 or neither
+# (vector widths 16, 8, 1), a Gram matrix over the kernel's own loops' limit
+# (400 x 100: bmm), odd sizes (1 x 1 and 1-pixel-wide maps take only some
+# taps), batch 2.
 @pytest.mark.parametrize('channels,size,stride,order', [
     (16, (9, 7), 2, 'gram'), (16, (9, 7), 1, 'affinity'),
     (12, (5, 8), 2, 'affinity'), (12, (6, 6), 1, 'gram'),
     (40, (1, 1), 1, 'gram'), (24, (1, 5), 2, 'gram'),
-    (320, (7, 7), 2, 'auto'), (64, (14, 14), 1, 'auto')])
+    (320, (7, 7), 2, 'auto'), (64, (14, 14), 1, 'auto'),
+    (400, (3, 4), 1, 'gram')])
 def test_fused_light_nl_kernel_matches_pytorch(channels, size, stride, order):
     from autonl_mmseg.models.plugins.light_nl_cpu import fused_kernel
     assert fused_kernel() is not None, 'the fused CPU kernel did not build'

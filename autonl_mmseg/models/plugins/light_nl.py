@@ -175,7 +175,8 @@ class LightNL(BaseModule):
     def deploy(self):
         """True in the deploy form: no norm module (it was folded into the
         depthwise conv, or never built)."""
-        return self.norm is None or isinstance(self.norm, nn.Identity)
+        norm = self._modules[self.norm_name] if self.norm_name else None
+        return norm is None or isinstance(norm, nn.Identity)
 
     def _zero_init_norm(self):
         # the identity start: the last affine map of the branch is zero
@@ -238,8 +239,7 @@ class LightNL(BaseModule):
                 and x.is_contiguous(memory_format=torch.channels_last)
                 and not (torch.is_grad_enabled() and
                          (x.requires_grad or conv.weight.requires_grad))
-                and (self.norm_name is None
-                     or type(self._modules[self.norm_name]) is nn.Identity)
+                and self.deploy
                 and not torch.jit.is_tracing()
                 and not torch.compiler.is_compiling()):
             return None

@@ -5,9 +5,9 @@
 // and oneDNN's depthwise conv costs ~40 us per call, of which its kernel is
 // ~7 us on a 64 x 14 x 14 map. Here the whole block is one pass: the Gram
 // matrix, then row by row the rows of y and the depthwise conv with its bias
-// and the residual (the affinity order, and C not a multiple of 8, take two
-// at::bmm calls for y). light_nl.py's non_local_aggregate is the reference
-// (tests compare both).
+// and the residual (the affinity order, and a Gram matrix too large for
+// L2, take two at::bmm calls for y). light_nl.py's non_local_aggregate is
+// the reference (tests compare both).
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -19,7 +19,7 @@
 // 8 and 16 floats (GCC / Clang vector extensions): AVX2 / AVX-512
 // registers where the build targets them (light_nl_cpu.py), narrower
 // registers in pairs otherwise. Channel loops take 16 at a time where C
-// allows, else 8.
+// allows, else 8, else one (V = float: the same code, scalar).
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v16 __attribute__((vector_size(64)));
 
@@ -36,7 +36,7 @@ static inline void store(float* p, V v) {
 }
 
 // The Gram order with a (k, C) Gram matrix of up to 32768 entries (L2)
-// and C a multiple of 8 takes loops of our own, tiled 4 rows x 8 channels,
+// takes loops of our own, tiled 4 rows x one vector of channels,
 // instead of two at::bmm calls (their fixed cost, ~8 us each, is most of a
 // block's time on 7x7 and 14x14 maps), and never stores y: each thread
 // computes the rows of y its output rows need into a ring of 3 rows.
@@ -103,63 +103,85 @@ static void conv_row(float* o, const float* r, const float* const y[3],
                      const float* taps, const float* bias, int64_t w,
                      int64_t c) {
   constexpr int64_t lanes = sizeof(V) / sizeof(float);
-  if (c % lanes == 0) {
-    // a vector of channels at a time, their 9 taps and bias in registers
-    for (int64_t ch = 0; ch < c; ch += lanes) {
-      V tap[9];
-      for (int t = 0; t < 9; ++t) tap[t] = load<V>(taps + t * c + ch);
-      const V b = load<V>(bias + ch);
-      for (int64_t j = 0; j < w; ++j) {
-        V acc = b + load<V>(r + j * c + ch);
-        for (int d = 0; d < 3; ++d) {
-          if (y[d] == nullptr) continue;
-          const float* v = y[d] + j * c + ch;
-          if (j > 0) acc += tap[3 * d] * load<V>(v - c);
-          acc += tap[3 * d + 1] * load<V>(v);
-          if (j + 1 < w) acc += tap[3 * d + 2] * load<V>(v + c);
-        }
-        store<V>(o + j * c + ch, acc);
+  // a vector of channels at a time, their 9 taps and bias in registers
+  for (int64_t ch = 0; ch < c; ch += lanes) {
+    V tap[9];
+    for (int t = 0; t < 9; ++t) tap[t] = load<V>(taps + t * c + ch);
+    const V b = load<V>(bias + ch);
+    for (int64_t j = 0; j < w; ++j) {
+      V acc = b + load<V>(r + j * c + ch);
+      for (int d = 0; d < 3; ++d) {
+        if (y[d] == nullptr) continue;
+        const float* v = y[d] + j * c + ch;
+        if (j > 0) acc += tap[3 * d] * load<V>(v - c);
+        acc += tap[3 * d + 1] * load<V>(v);
+        if (j + 1 < w) acc += tap[3 * d + 2] * load<V>(v + c);
       }
+      store<V>(o + j * c + ch, acc);
+    }
+  }
+}
+
+// z for every row, with V's lanes dividing C. y comes from the loops above
+// (Gram order, Gram matrix of at most kSmallGram entries) or else from two
+// at::bmm calls (the affinity order; MKL for a large Gram matrix).
+template <typename V>
+static void fused_rows(const torch::Tensor& nhwc, int64_t k, int64_t stride,
+                       bool affinity, const float* taps, const float* bias,
+                       float* po) {
+  const int64_t n = nhwc.size(0), h = nhwc.size(1), w = nhwc.size(2),
+                c = nhwc.size(3), wc = w * c;
+  const float* px = nhwc.data_ptr<float>();
+  if (!affinity && k * c <= kSmallGram) {
+    std::vector<float> gram(k * c);
+    for (int64_t b = 0; b < n; ++b) {
+      const float* xb = px + b * h * wc;
+      float* ob = po + b * h * wc;
+      gram_matrix<V>(xb, h, w, c, k, stride, gram.data());
+      at::parallel_for(0, h, 1, [&](int64_t begin, int64_t end) {
+        std::vector<float> ring(3 * wc);  // rows of y, row i in slot i % 3
+        auto slot = [&](int64_t i) { return ring.data() + (i % 3) * wc; };
+        for (int64_t i = std::max<int64_t>(begin - 1, 0); i <= begin; ++i)
+          y_row<V>(xb + i * wc, gram.data(), w, c, k, slot(i));
+        for (int64_t i = begin; i < end; ++i) {
+          if (i + 1 < h)
+            y_row<V>(xb + (i + 1) * wc, gram.data(), w, c, k, slot(i + 1));
+          const float* rows[3] = {i > 0 ? slot(i - 1) : nullptr, slot(i),
+                                  i + 1 < h ? slot(i + 1) : nullptr};
+          conv_row<V>(ob + i * wc, xb + i * wc, rows, taps, bias, w, c);
+        }
+      });
     }
     return;
   }
-  for (int64_t j = 0; j < w; ++j)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      float acc = bias[ch] + r[j * c + ch];
-      for (int d = 0; d < 3; ++d) {
-        if (y[d] == nullptr) continue;
-        for (int64_t dj = -1; dj <= 1; ++dj)
-          if (j + dj >= 0 && j + dj < w)
-            acc += taps[(3 * d + dj + 1) * c + ch] * y[d][(j + dj) * c + ch];
-      }
-      o[j * c + ch] = acc;
-    }
-}
-
-template <typename V>
-static void gram_order_small(const float* px, int64_t n, int64_t h, int64_t w,
-                             int64_t c, int64_t k, int64_t stride,
-                             const float* taps, const float* bias, float* po) {
-  const int64_t wc = w * c;
-  std::vector<float> gram(k * c);
-  for (int64_t b = 0; b < n; ++b) {
-    const float* xb = px + b * h * wc;
-    float* ob = po + b * h * wc;
-    gram_matrix<V>(xb, h, w, c, k, stride, gram.data());
-    at::parallel_for(0, h, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> ring(3 * wc);  // rows of y, row i in slot i % 3
-      auto slot = [&](int64_t i) { return ring.data() + (i % 3) * wc; };
-      for (int64_t i = std::max<int64_t>(begin - 1, 0); i <= begin; ++i)
-        y_row<V>(xb + i * wc, gram.data(), w, c, k, slot(i));
-      for (int64_t i = begin; i < end; ++i) {
-        if (i + 1 < h)
-          y_row<V>(xb + (i + 1) * wc, gram.data(), w, c, k, slot(i + 1));
-        const float* rows[3] = {i > 0 ? slot(i - 1) : nullptr, slot(i),
-                                i + 1 < h ? slot(i + 1) : nullptr};
-        conv_row<V>(ob + i * wc, xb + i * wc, rows, taps, bias, w, c);
-      }
-    });
+  auto rows = nhwc.view({n, h * w, c});
+  auto rows_s = stride > 1 ? nhwc.slice(1, 0, h, stride)
+                                 .slice(2, 0, w, stride)
+                                 .reshape({n, -1, c})
+                           : rows;
+  torch::Tensor y;  // (N, HW, C): H W y, channels-last
+  if (affinity) {
+    // (HW, k) x (k, HW') -> (HW, HW'); then x (HW', C)
+    auto aff = at::bmm(rows.narrow(2, 0, k),
+                       rows_s.narrow(2, 0, k).transpose(1, 2));
+    y = at::bmm(aff, rows_s);
+  } else {
+    // (k, HW') x (HW', C) -> (k, C); then (HW, k) x (k, C)
+    auto gram = at::bmm(rows_s.narrow(2, 0, k).transpose(1, 2), rows_s);
+    // a contiguous (HW, k) operand: MKL is ~1.6x faster on it
+    y = at::bmm(rows.narrow(2, 0, k).contiguous(), gram);
   }
+  y = y.contiguous();
+  const float* py = y.data_ptr<float>();
+  at::parallel_for(0, n * h, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t i = row % h;
+      const float* here = py + row * wc;
+      const float* rows3[3] = {i > 0 ? here - wc : nullptr, here,
+                               i + 1 < h ? here + wc : nullptr};
+      conv_row<V>(po + row * wc, px + row * wc, rows3, taps, bias, w, c);
+    }
+  });
 }
 
 torch::Tensor light_nl_forward(torch::Tensor x, torch::Tensor weight,
@@ -186,51 +208,14 @@ torch::Tensor light_nl_forward(torch::Tensor x, torch::Tensor weight,
   }
   auto out = torch::empty({n, c, h, w},
                           x.options().memory_format(at::MemoryFormat::ChannelsLast));
-  const float* px = nhwc.data_ptr<float>();
-  const float* pt = taps.data();
   const float* pb = bias_c.data_ptr<float>();
   float* po = out.data_ptr<float>();
-  const int64_t wc = w * c;
-
-  if (!affinity && c % 8 == 0 && k * c <= kSmallGram) {
-    if (c % 16 == 0)
-      gram_order_small<v16>(px, n, h, w, c, k, stride, pt, pb, po);
-    else
-      gram_order_small<v8>(px, n, h, w, c, k, stride, pt, pb, po);
-    return out;
-  }
-
-  auto rows = nhwc.view({n, h * w, c});
-  auto rows_s = stride > 1 ? nhwc.slice(1, 0, h, stride)
-                                 .slice(2, 0, w, stride)
-                                 .reshape({n, -1, c})
-                           : rows;
-  torch::Tensor y;  // (N, HW, C): H W y, channels-last
-  if (affinity) {
-    // (HW, k) x (k, HW') -> (HW, HW'); then x (HW', C)
-    auto aff = at::bmm(rows.narrow(2, 0, k),
-                       rows_s.narrow(2, 0, k).transpose(1, 2));
-    y = at::bmm(aff, rows_s);
-  } else {
-    // (k, HW') x (HW', C) -> (k, C); then (HW, k) x (k, C)
-    auto gram = at::bmm(rows_s.narrow(2, 0, k).transpose(1, 2), rows_s);
-    // a contiguous (HW, k) operand: MKL is ~1.6x faster on it
-    y = at::bmm(rows.narrow(2, 0, k).contiguous(), gram);
-  }
-  y = y.contiguous();
-  const float* py = y.data_ptr<float>();
-  at::parallel_for(0, n * h, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t i = row % h;
-      const float* here = py + row * wc;
-      const float* rows3[3] = {i > 0 ? here - wc : nullptr, here,
-                               i + 1 < h ? here + wc : nullptr};
-      if (c % 16 == 0)
-        conv_row<v16>(po + row * wc, px + row * wc, rows3, pt, pb, w, c);
-      else
-        conv_row<v8>(po + row * wc, px + row * wc, rows3, pt, pb, w, c);
-    }
-  });
+  if (c % 16 == 0)
+    fused_rows<v16>(nhwc, k, stride, affinity, taps.data(), pb, po);
+  else if (c % 8 == 0)
+    fused_rows<v8>(nhwc, k, stride, affinity, taps.data(), pb, po);
+  else
+    fused_rows<float>(nhwc, k, stride, affinity, taps.data(), pb, po);
   return out;
 }
 
