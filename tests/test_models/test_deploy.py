@@ -114,33 +114,67 @@ def test_channels_last_block_backward():
 
 # LightNL's fused CPU kernel (light_nl_cpu.cpp) against the PyTorch path:
 # both orders, strides 1-2, channels a multiple of 16, of 8 or neither
-# (vector widths 16, 8, 1), a Gram matrix over the kernel's own loops' limit
-# (400 x 100: bmm), odd sizes (1 x 1 and 1-pixel-wide maps take only some
-# taps), batch 2.
+# (vector widths 16, 8, 1; 4-row tiles and their 1-3 row remainders), odd
+# sizes (1 x 1 and 1-pixel-wide maps take only some taps); one thread,
+# two threads sharing an image's rows, two threads taking an image each.
 @pytest.mark.parametrize('channels,size,stride,order', [
     (16, (9, 7), 2, 'gram'), (16, (9, 7), 1, 'affinity'),
     (12, (5, 8), 2, 'affinity'), (12, (6, 6), 1, 'gram'),
     (40, (1, 1), 1, 'gram'), (24, (1, 5), 2, 'gram'),
     (320, (7, 7), 2, 'auto'), (64, (14, 14), 1, 'auto'),
-    (400, (3, 4), 1, 'gram')])
-def test_fused_light_nl_kernel_matches_pytorch(channels, size, stride, order):
+    (8, (3, 1), 1, 'affinity')])
+@pytest.mark.parametrize('threads,batch', [(1, 2), (2, 1), (2, 3)])
+def test_fused_light_nl_kernel_matches_pytorch(channels, size, stride, order,
+                                               threads, batch):
     from autonl_mmseg.models.plugins.light_nl_cpu import fused_kernel
     assert fused_kernel() is not None, 'the fused CPU kernel did not build'
     torch.manual_seed(0)
     block = trained_norms(LightNL(channels, 0.25, stride, matmul_order=order))
     block.eval().switch_to_deploy()
-    x = torch.randn(2, channels, *size).contiguous(
+    x = torch.randn(batch, channels, *size).contiguous(
         memory_format=torch.channels_last)
-    with torch.no_grad():
-        assert block._fused_cpu_args(x) is not None
-        with fused_light_nl(False):
-            ref = block(x)
-        calls = []
-        module = fused_kernel()
-        with _spy(module, calls):
-            out = block(x)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            assert block._fused_cpu_args(x) is not None
+            with fused_light_nl(False):
+                ref = block(x)
+            calls = []
+            module = fused_kernel()
+            with _spy(module, calls):
+                out = block(x)
+    finally:
+        torch.set_num_threads(previous_threads)
     assert calls == [1], 'the block did not take the fused kernel'
     assert out.is_contiguous(memory_format=torch.channels_last)
+    assert relative_error(out - x, ref - x) <= 1e-5
+
+
+@pytest.mark.parametrize('channels,size,stride,order', [
+    (400, (3, 4), 1, 'gram'), (16, (48, 48), 1, 'affinity')])
+def test_fused_light_nl_kernel_beyond_its_size_limit(channels, size, stride,
+                                                     order):
+    """Blocks whose Gram matrix (400 x 100) or x_s (2304 x 16) exceeds
+    ``FUSED_MAX_WORKING_SET`` take the PyTorch path; the kernel itself is
+    still right there (called directly)."""
+    from autonl_mmseg.models.plugins.light_nl import FUSED_MAX_WORKING_SET
+    from autonl_mmseg.models.plugins.light_nl_cpu import fused_kernel
+    torch.manual_seed(0)
+    block = trained_norms(LightNL(channels, 0.25, stride, matmul_order=order))
+    block.eval().switch_to_deploy()
+    x = torch.randn(1, channels, *size).contiguous(
+        memory_format=torch.channels_last)
+    k = channels // 4
+    working_set = (k * channels if order == 'gram' else
+                   size[0] * size[1] * channels)
+    assert working_set > FUSED_MAX_WORKING_SET
+    with torch.no_grad():
+        assert block._fused_cpu_args(x) is None
+        ref = block(x)
+        out = fused_kernel().light_nl_forward(
+            x, block.depthwise_conv.weight, block.depthwise_conv.bias, k,
+            stride, order == 'affinity')
     assert relative_error(out - x, ref - x) <= 1e-5
 
 
@@ -173,7 +207,7 @@ def test_fused_light_nl_kernel_only_where_it_applies():
     with torch.no_grad():
         assert block._fused_cpu_args(x_cl) is None  # BN not folded
         block.eval().switch_to_deploy()
-        assert block._fused_cpu_args(x_cl) == (4, False)
+        assert block._fused_cpu_args(x_cl)[2:] == (4, 2, False)
         assert block._fused_cpu_args(x) is None  # NCHW
         assert block._fused_cpu_args(x_cl.double()) is None
     assert block._fused_cpu_args(x_cl) is None  # autograd on the weights

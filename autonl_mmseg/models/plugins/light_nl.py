@@ -7,7 +7,7 @@ from mmcv.cnn import build_norm_layer, fuse_conv_bn
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
-from .light_nl_cpu import fused_light_nl_forward
+from .light_nl_cpu import fused_kernel_enabled, fused_light_nl_forward
 
 
 def compact_channels(in_channels, channel_ratio):
@@ -33,6 +33,41 @@ def light_nl_macs(channels, height, width, channel_ratio, spatial_stride):
     """MACs of a LightNL block as the paper counts them (no BN, no add)."""
     return (min(matmul_macs(channels, height, width, channel_ratio,
                             spatial_stride)) + 9 * channels * height * width)
+
+
+def resolve_order(channels, height, width, channel_ratio, spatial_stride,
+                  order='auto'):
+    """'affinity' or 'gram': ``order``, or for 'auto' the one with fewer
+    MACs on this input size (:func:`matmul_macs`)."""
+    if order == 'auto':
+        affinity, gram = matmul_macs(channels, height, width, channel_ratio,
+                                     spatial_stride)
+        order = 'affinity' if affinity < gram else 'gram'
+    return order
+
+
+#: the kernel's working set (the Gram matrix, or x_s in the affinity
+#: order) stays in L2 up to this many floats; beyond, the PyTorch path's
+#: blocked GEMMs are as fast or faster (measured: docs/benchmark.md)
+FUSED_MAX_WORKING_SET = 32768
+
+
+def fused_plan(channels, height, width, channel_ratio, spatial_stride,
+               matmul_order='auto'):
+    """(k, stride, affinity order?) of :mod:`.light_nl_cpu`'s kernel for a
+    ``channels x height x width`` input, or () where its working set
+    exceeds :data:`FUSED_MAX_WORKING_SET` floats."""
+    order = resolve_order(channels, height, width, channel_ratio,
+                          spatial_stride, matmul_order)
+    k = compact_channels(channels, channel_ratio)
+    if order == 'affinity':
+        working_set = (math.ceil(height / spatial_stride) *
+                       math.ceil(width / spatial_stride) * channels)
+    else:
+        working_set = k * channels
+    if working_set > FUSED_MAX_WORKING_SET:
+        return ()
+    return k, spatial_stride, order == 'affinity'
 
 
 def non_local_aggregate(x, channel_ratio, spatial_stride, order='auto'):
@@ -63,10 +98,7 @@ def non_local_aggregate(x, channel_ratio, spatial_stride, order='auto'):
     x_s = (x[:, :, ::spatial_stride, ::spatial_stride].flatten(2)
            if spatial_stride > 1 else x_full)
     x_sc = x_s[:, :k]  # (N, k, HW'), a view
-    if order == 'auto':
-        macs_affinity, macs_gram = matmul_macs(c, h, w, channel_ratio,
-                                               spatial_stride)
-        order = 'affinity' if macs_affinity < macs_gram else 'gram'
+    order = resolve_order(c, h, w, channel_ratio, spatial_stride, order)
     # 1 / (H W) scales the intermediate product (in the order 'auto' picks,
     # never larger than y), so that y is written only once.
     if order == 'affinity':
@@ -228,43 +260,48 @@ class LightNL(BaseModule):
         return y if self.norm is None else self.norm(y)
 
     def _fused_cpu_args(self, x):
-        """(k, affinity order?) for :mod:`.light_nl_cpu`'s kernel when it
-        applies (a deploy-form block, inference, a float32 channels-last
-        CPU input, no tracing: ONNX export traces), else None. Cheap: it
-        runs on every call (~3 us)."""
-        conv = self.depthwise_conv
-        if not (x.device.type == 'cpu' and x.dtype == torch.float32
-                and x.dim() == 4 and conv.bias is not None
-                and conv.weight.dtype == torch.float32
-                and x.is_contiguous(memory_format=torch.channels_last)
-                and not (torch.is_grad_enabled() and
-                         (x.requires_grad or conv.weight.requires_grad))
-                and self.deploy
-                and not torch.jit.is_tracing()
-                and not torch.compiler.is_compiling()):
+        """The arguments of :mod:`.light_nl_cpu`'s kernel after ``x``
+        (weight, bias, k, stride, affinity order?) when it applies (a
+        deploy-form block, inference, a float32 channels-last CPU input
+        within :func:`fused_plan`'s size limit, no tracing: ONNX export
+        traces), else None.
+
+        It runs on every call, so it reads the conv's tensors from
+        ``_modules`` / ``_parameters`` (``nn.Module.__getattr__`` costs
+        ~1 us a name here, a sizeable part of a 7x7 block); a
+        reparametrised or pruned conv has no plain ``weight`` parameter and
+        takes the PyTorch path.
+        """
+        if not fused_kernel_enabled():
+            return None
+        params = self._modules['depthwise_conv']._parameters
+        weight, bias = params.get('weight'), params.get('bias')
+        if (weight is None or bias is None or not x.is_cpu
+                or x.dtype != torch.float32 or weight.dtype != torch.float32
+                or x.dim() != 4
+                or not x.is_contiguous(memory_format=torch.channels_last)
+                or (torch.is_grad_enabled() and
+                    (x.requires_grad or weight.requires_grad
+                     or bias.requires_grad))
+                or not self.deploy or torch.jit.is_tracing()
+                or torch.compiler.is_compiling()):
             return None
         key = (x.shape[1:], self.channel_ratio, self.spatial_stride,
                self.matmul_order)
         args = self._fused_args_cache.get(key)
         if args is None:
-            c, h, w = x.shape[1:]
-            order = self.matmul_order
-            if order == 'auto':
-                affinity, gram = matmul_macs(c, h, w, self.channel_ratio,
-                                             self.spatial_stride)
-                order = 'affinity' if affinity < gram else 'gram'
-            args = (compact_channels(c, self.channel_ratio),
-                    order == 'affinity')
-            self._fused_args_cache[key] = args
-        return args
+            args = self._fused_args_cache[key] = fused_plan(
+                *x.shape[1:], self.channel_ratio, self.spatial_stride,
+                self.matmul_order)
+        if not args:  # too large for the kernel's loops
+            return None
+        return (weight, bias) + args
 
     def forward(self, x):
         if not torch.jit.is_scripting():
             args = self._fused_cpu_args(x)
             if args is not None:
-                z = fused_light_nl_forward(x, self.depthwise_conv.weight,
-                                           self.depthwise_conv.bias, args[0],
-                                           self.spatial_stride, args[1])
+                z = fused_light_nl_forward(x, *args)
                 if z is not None:
                     return z
         # The norm's output is a fresh tensor that its backward does not

@@ -3,11 +3,15 @@
 // for a float32 channels-last x. At batch 1 the PyTorch path pays ~10
 // operator calls per block (each ~3-10 us of Python and dispatcher time),
 // and oneDNN's depthwise conv costs ~40 us per call, of which its kernel is
-// ~7 us on a 64 x 14 x 14 map. Here the whole block is one pass: the Gram
-// matrix, then row by row the rows of y and the depthwise conv with its bias
-// and the residual (the affinity order, and a Gram matrix too large for
-// L2, take two at::bmm calls for y). light_nl.py's non_local_aggregate is
-// the reference (tests compare both).
+// ~7 us on a 64 x 14 x 14 map. Here a block is one pass over its map: the
+// Gram matrix (or, in the affinity order, the transposed x_sc), then row by
+// row the rows of y into a ring of 3 rows (y is never stored) and the
+// depthwise conv with its bias and the residual. Every product is one
+// register-tiled loop (no GEMM library call: its fixed cost is most of a
+// small block's time). Any size is computed correctly; light_nl.py sends
+// only blocks whose Gram matrix or x_s fits in L2 here (MKL's blocked GEMMs
+// win beyond). light_nl.py's non_local_aggregate is the reference (tests
+// compare both).
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -23,201 +27,245 @@
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v16 __attribute__((vector_size(64)));
 
+namespace {
+
 template <typename V>
-static inline V load(const float* p) {
+constexpr int64_t lanes = sizeof(V) / sizeof(float);
+
+template <typename V>
+inline V load(const float* p) {
   V v;
   std::memcpy(&v, p, sizeof(V));
   return v;
 }
 
 template <typename V>
-static inline void store(float* p, V v) {
+inline void store(float* p, V v) {
   std::memcpy(p, &v, sizeof(V));
 }
 
-// The Gram order with a (k, C) Gram matrix of up to 32768 entries (L2)
-// takes loops of our own, tiled 4 rows x one vector of channels,
-// instead of two at::bmm calls (their fixed cost, ~8 us each, is most of a
-// block's time on 7x7 and 14x14 maps), and never stores y: each thread
-// computes the rows of y its output rows need into a ring of 3 rows.
-constexpr int64_t kSmallGram = 32768;
+// A product a (rows, kk) b (kk, n) in strides: a[r * lda + i * inca],
+// b[i * ldb + j], out[r * ldo + j]; V's lanes divide n. ACC adds to out.
+struct Product {
+  const float* a;
+  int64_t lda, inca;
+  const float* b;
+  int64_t ldb;
+  float* out;
+  int64_t ldo;
+};
 
-// gram (k, C) = x_sc^T x_s of one sample (xb: its H x W rows of C)
-template <typename V>
-static void gram_matrix(const float* xb, int64_t h, int64_t w, int64_t c,
-                        int64_t k, int64_t stride, float* gram) {
-  constexpr int64_t lanes = sizeof(V) / sizeof(float);
-  for (int64_t ch = 0; ch < c; ch += lanes)
-    for (int64_t i0 = 0; i0 < k; i0 += 4) {
-      const int64_t rows = std::min<int64_t>(4, k - i0);
-      V acc[4] = {};
-      for (int64_t i = 0; i < h; i += stride)
-        for (int64_t j = 0; j < w; j += stride) {
-          const float* r = xb + (i * w + j) * c;
-          const V v = load<V>(r + ch);
-          if (rows == 4) {
-            acc[0] += r[i0] * v;
-            acc[1] += r[i0 + 1] * v;
-            acc[2] += r[i0 + 2] * v;
-            acc[3] += r[i0 + 3] * v;
-          } else {
-            for (int64_t u = 0; u < rows; ++u) acc[u] += r[i0 + u] * v;
-          }
-        }
-      for (int64_t u = 0; u < rows; ++u)
-        store<V>(gram + (i0 + u) * c + ch, acc[u]);
+// R rows x NV vectors of out: R x NV sums in registers over one pass of kk
+template <typename V, int R, int NV, bool ACC>
+inline void tile(const Product& p, int64_t r0, int64_t j, int64_t kk) {
+  V acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = ACC ? load<V>(p.out + (r0 + r) * p.ldo + j + v * lanes<V>)
+                      : V{};
+  const float* a = p.a + r0 * p.lda;
+  const float* b = p.b + j;
+  for (int64_t i = 0; i < kk; ++i, a += p.inca, b += p.ldb) {
+    V bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = load<V>(b + v * lanes<V>);
+    for (int r = 0; r < R; ++r) {
+      const float s = a[r * p.lda];
+      for (int v = 0; v < NV; ++v) acc[r][v] += s * bv[v];
     }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v)
+      store<V>(p.out + (r0 + r) * p.ldo + j + v * lanes<V>, acc[r][v]);
 }
 
-// one row of H W y: its W pixels' x_c (k values each) times gram (k, C)
-template <typename V>
-static void y_row(const float* xrow, const float* gram, int64_t w, int64_t c,
-                  int64_t k, float* yrow) {
-  constexpr int64_t lanes = sizeof(V) / sizeof(float);
-  for (int64_t p0 = 0; p0 < w; p0 += 4) {
-    const int64_t pixels = std::min<int64_t>(4, w - p0);
-    const float* r = xrow + p0 * c;
-    for (int64_t ch = 0; ch < c; ch += lanes) {
-      V acc[4] = {};
-      for (int64_t i = 0; i < k; ++i) {
-        const V g = load<V>(gram + i * c + ch);
-        if (pixels == 4) {
-          acc[0] += r[i] * g;
-          acc[1] += r[c + i] * g;
-          acc[2] += r[2 * c + i] * g;
-          acc[3] += r[3 * c + i] * g;
-        } else {
-          for (int64_t u = 0; u < pixels; ++u) acc[u] += r[u * c + i] * g;
-        }
-      }
-      for (int64_t u = 0; u < pixels; ++u)
-        store<V>(yrow + (p0 + u) * c + ch, acc[u]);
-    }
+template <typename V, int R, bool ACC>
+inline void tile_rows(const Product& p, int64_t r0, int64_t kk, int64_t n) {
+  int64_t j = 0;
+  for (; j + 2 * lanes<V> <= n; j += 2 * lanes<V>)
+    tile<V, R, 2, ACC>(p, r0, j, kk);
+  for (; j < n; j += lanes<V>) tile<V, R, 1, ACC>(p, r0, j, kk);
+}
+
+// out (rows, n) (+)= a (rows, kk) b (kk, n), tiles of 4 rows x 2 vectors
+template <typename V, bool ACC = false>
+void product(const Product& p, int64_t rows, int64_t kk, int64_t n) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) tile_rows<V, 4, ACC>(p, r, kk, n);
+  switch (rows - r) {
+    case 3: tile_rows<V, 3, ACC>(p, r, kk, n); break;
+    case 2: tile_rows<V, 2, ACC>(p, r, kk, n); break;
+    case 1: tile_rows<V, 1, ACC>(p, r, kk, n); break;
+    default: break;
   }
 }
 
-// one output row: o = bias + r + the 3x3 depthwise conv of y, whose rows
-// above / at / below are y[0..2] (nullptr outside the map); taps (9, C)
+// P output pixels of one vector of channels: bias + residual + the 3x3
+// taps over the rows of y above / at / below (y[d] points at the pixel left
+// of the first: rows are zero-padded by one pixel each side). P independent
+// sums: their FMAs overlap.
+template <typename V, int P>
+inline void conv_pixels(float* o, const float* r, const float* const y[3],
+                        const V* tap, V b, int64_t c) {
+  V acc[P];
+  for (int u = 0; u < P; ++u) acc[u] = b + load<V>(r + u * c);
+  for (int d = 0; d < 3; ++d)
+    for (int e = 0; e < 3; ++e)
+      for (int u = 0; u < P; ++u)
+        acc[u] += tap[3 * d + e] * load<V>(y[d] + (u + e) * c);
+  for (int u = 0; u < P; ++u) store<V>(o + u * c, acc[u]);
+}
+
+// one output row o = bias + r + DWConv3x3 over padded rows of y; taps (9, C)
 template <typename V>
-static void conv_row(float* o, const float* r, const float* const y[3],
-                     const float* taps, const float* bias, int64_t w,
-                     int64_t c) {
-  constexpr int64_t lanes = sizeof(V) / sizeof(float);
-  // a vector of channels at a time, their 9 taps and bias in registers
-  for (int64_t ch = 0; ch < c; ch += lanes) {
+void conv_row(float* o, const float* r, const float* const y[3],
+              const float* taps, const float* bias, int64_t w, int64_t c) {
+  for (int64_t ch = 0; ch < c; ch += lanes<V>) {
     V tap[9];
     for (int t = 0; t < 9; ++t) tap[t] = load<V>(taps + t * c + ch);
     const V b = load<V>(bias + ch);
-    for (int64_t j = 0; j < w; ++j) {
-      V acc = b + load<V>(r + j * c + ch);
-      for (int d = 0; d < 3; ++d) {
-        if (y[d] == nullptr) continue;
-        const float* v = y[d] + j * c + ch;
-        if (j > 0) acc += tap[3 * d] * load<V>(v - c);
-        acc += tap[3 * d + 1] * load<V>(v);
-        if (j + 1 < w) acc += tap[3 * d + 2] * load<V>(v + c);
-      }
-      store<V>(o + j * c + ch, acc);
+    int64_t j = 0;
+    for (; j + 4 <= w; j += 4) {
+      const float* yj[3] = {y[0] + j * c + ch, y[1] + j * c + ch,
+                            y[2] + j * c + ch};
+      conv_pixels<V, 4>(o + j * c + ch, r + j * c + ch, yj, tap, b, c);
+    }
+    for (; j < w; ++j) {
+      const float* yj[3] = {y[0] + j * c + ch, y[1] + j * c + ch,
+                            y[2] + j * c + ch};
+      conv_pixels<V, 1>(o + j * c + ch, r + j * c + ch, yj, tap, b, c);
     }
   }
 }
 
-// z for every row, with V's lanes dividing C. y comes from the loops above
-// (Gram order, Gram matrix of at most kSmallGram entries) or else from two
-// at::bmm calls (the affinity order; MKL for a large Gram matrix).
+// z of one image (x, o: H rows of W pixels of C), V's lanes dividing C.
+//   Gram order: gram (k, C) = x_sc^T x_s, then a row of y = x_c rows gram.
+//   Affinity order: affinities (W, HW') = x_c rows x_sc^T, then a row of
+//   y = affinities x_s (x_s copied compactly when strided).
+// Threads take gram rows, then output rows; each computes the rows of y
+// its output rows need (one above and one below its range as well).
 template <typename V>
-static void fused_rows(const torch::Tensor& nhwc, int64_t k, int64_t stride,
-                       bool affinity, const float* taps, const float* bias,
-                       float* po) {
-  const int64_t n = nhwc.size(0), h = nhwc.size(1), w = nhwc.size(2),
-                c = nhwc.size(3), wc = w * c;
-  const float* px = nhwc.data_ptr<float>();
-  if (!affinity && k * c <= kSmallGram) {
-    std::vector<float> gram(k * c);
-    for (int64_t b = 0; b < n; ++b) {
-      const float* xb = px + b * h * wc;
-      float* ob = po + b * h * wc;
-      gram_matrix<V>(xb, h, w, c, k, stride, gram.data());
-      at::parallel_for(0, h, 1, [&](int64_t begin, int64_t end) {
-        std::vector<float> ring(3 * wc);  // rows of y, row i in slot i % 3
-        auto slot = [&](int64_t i) { return ring.data() + (i % 3) * wc; };
-        for (int64_t i = std::max<int64_t>(begin - 1, 0); i <= begin; ++i)
-          y_row<V>(xb + i * wc, gram.data(), w, c, k, slot(i));
-        for (int64_t i = begin; i < end; ++i) {
-          if (i + 1 < h)
-            y_row<V>(xb + (i + 1) * wc, gram.data(), w, c, k, slot(i + 1));
-          const float* rows[3] = {i > 0 ? slot(i - 1) : nullptr, slot(i),
-                                  i + 1 < h ? slot(i + 1) : nullptr};
-          conv_row<V>(ob + i * wc, xb + i * wc, rows, taps, bias, w, c);
-        }
-      });
-    }
-    return;
-  }
-  auto rows = nhwc.view({n, h * w, c});
-  auto rows_s = stride > 1 ? nhwc.slice(1, 0, h, stride)
-                                 .slice(2, 0, w, stride)
-                                 .reshape({n, -1, c})
-                           : rows;
-  torch::Tensor y;  // (N, HW, C): H W y, channels-last
+void image(const float* x, float* o, int64_t h, int64_t w, int64_t c,
+           int64_t k, int64_t stride, bool affinity, const float* taps,
+           const float* bias) {
+  const int64_t wc = w * c;
+  const int64_t hs = (h + stride - 1) / stride, ws = (w + stride - 1) / stride;
+  const int64_t hws = hs * ws;
+  std::vector<float> gram, xs_copy, xsc_t;
+  int64_t hws_pad = 0;
+  const float* xs = x;  // x_s as (HW', C) rows
   if (affinity) {
-    // (HW, k) x (k, HW') -> (HW, HW'); then x (HW', C)
-    auto aff = at::bmm(rows.narrow(2, 0, k),
-                       rows_s.narrow(2, 0, k).transpose(1, 2));
-    y = at::bmm(aff, rows_s);
+    if (stride > 1) {
+      xs_copy.resize(hws * c);
+      for (int64_t i = 0; i < hs; ++i)
+        for (int64_t j = 0; j < ws; ++j)
+          std::memcpy(xs_copy.data() + (i * ws + j) * c,
+                      x + (i * stride * w + j * stride) * c, c * sizeof(float));
+      xs = xs_copy.data();
+    }
+    hws_pad = (hws + lanes<V> - 1) / lanes<V> * lanes<V>;
+    xsc_t.assign(k * hws_pad, 0.0f);  // x_sc^T, zero-padded to the lanes
+    for (int64_t q = 0; q < hws; ++q)
+      for (int64_t i = 0; i < k; ++i) xsc_t[i * hws_pad + q] = xs[q * c + i];
   } else {
-    // (k, HW') x (HW', C) -> (k, C); then (HW, k) x (k, C)
-    auto gram = at::bmm(rows_s.narrow(2, 0, k).transpose(1, 2), rows_s);
-    // a contiguous (HW, k) operand: MKL is ~1.6x faster on it
-    y = at::bmm(rows.narrow(2, 0, k).contiguous(), gram);
+    // gram[i] = sum over x_s's pixels of x[i] x, one subsampled row at a
+    // time (a row: ws pixels stride * C apart)
+    gram.assign(k * c, 0.0f);
+    at::parallel_for(0, (k + 3) / 4, 1, [&](int64_t begin, int64_t end) {
+      const int64_t r0 = 4 * begin, rows = std::min(4 * end, k) - r0;
+      for (int64_t i = 0; i < h; i += stride) {
+        const float* xr = x + i * wc;
+        product<V, true>(Product{xr + r0, 1, stride * c, xr, stride * c,
+                                 gram.data() + r0 * c, c},
+                         rows, ws, c);
+      }
+    });
   }
-  y = y.contiguous();
-  const float* py = y.data_ptr<float>();
-  at::parallel_for(0, n * h, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t i = row % h;
-      const float* here = py + row * wc;
-      const float* rows3[3] = {i > 0 ? here - wc : nullptr, here,
-                               i + 1 < h ? here + wc : nullptr};
-      conv_row<V>(po + row * wc, px + row * wc, rows3, taps, bias, w, c);
+  at::parallel_for(0, h, 1, [&](int64_t begin, int64_t end) {
+    const int64_t row = (w + 2) * c;  // a row of y, zero-padded
+    std::vector<float> ring(4 * row, 0.0f);  // rows i % 3, and a zero row
+    std::vector<float> aff(affinity ? w * hws_pad : 0);
+    const float* zero = ring.data() + 3 * row;
+    auto slot = [&](int64_t i) { return ring.data() + (i % 3) * row; };
+    auto y_row = [&](int64_t i) {
+      const float* xr = x + i * wc;
+      float* yr = slot(i) + c;
+      if (affinity) {
+        product<V>(Product{xr, c, 1, xsc_t.data(), hws_pad, aff.data(),
+                           hws_pad},
+                   w, k, hws_pad);
+        product<V>(Product{aff.data(), hws_pad, 1, xs, c, yr, c}, w, hws, c);
+      } else {
+        product<V>(Product{xr, c, 1, gram.data(), c, yr, c}, w, k, c);
+      }
+    };
+    for (int64_t i = std::max<int64_t>(begin - 1, 0); i <= begin; ++i)
+      y_row(i);
+    for (int64_t i = begin; i < end; ++i) {
+      if (i + 1 < h) y_row(i + 1);
+      const float* y[3] = {i > 0 ? slot(i - 1) : zero, slot(i),
+                           i + 1 < h ? slot(i + 1) : zero};
+      conv_row<V>(o + i * wc, x + i * wc, y, taps, bias, w, c);
     }
   });
+}
+
+template <typename V>
+void batch(const float* x, float* o, int64_t n, int64_t h, int64_t w,
+           int64_t c, int64_t k, int64_t stride, bool affinity,
+           const float* taps, const float* bias) {
+  auto images = [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b)
+      image<V>(x + b * h * w * c, o + b * h * w * c, h, w, c, k, stride,
+               affinity, taps, bias);
+  };
+  // as many images as threads: a thread an image (ATen runs the loops in
+  // image() inline then); else the threads share each image
+  if (n > 1 && n >= at::get_num_threads())
+    at::parallel_for(0, n, 1, images);
+  else
+    images(0, n);
 }
 
 torch::Tensor light_nl_forward(torch::Tensor x, torch::Tensor weight,
                                torch::Tensor bias, int64_t k, int64_t stride,
                                bool affinity) {
   TORCH_CHECK(x.dim() == 4 && x.scalar_type() == torch::kFloat32 &&
-                  x.device().is_cpu(),
-              "light_nl_forward: x must be a float32 CPU (N, C, H, W) tensor");
+                  x.device().is_cpu() &&
+                  x.is_contiguous(at::MemoryFormat::ChannelsLast),
+              "light_nl_forward: x must be a channels-last float32 CPU "
+              "(N, C, H, W) tensor");
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  TORCH_CHECK(weight.numel() == c * 9 && bias.numel() == c,
-              "light_nl_forward: weight must be (C, 1, 3, 3), bias (C,)");
-  // (N, H, W, C) rows: a view of a channels-last x
-  auto nhwc = x.permute({0, 2, 3, 1}).contiguous();
+  TORCH_CHECK(weight.numel() == c * 9 && bias.numel() == c &&
+                  weight.scalar_type() == torch::kFloat32 &&
+                  bias.scalar_type() == torch::kFloat32,
+              "light_nl_forward: weight must be float32 (C, 1, 3, 3), "
+              "bias (C,)");
+  TORCH_CHECK(1 <= k && k <= c && stride >= 1,
+              "light_nl_forward: needs 1 <= k <= C and stride >= 1");
   // The conv is linear: its taps take the 1 / (H W) of Eqn 9. Taps as
   // (9, C) and the bias as (C,): the channel loops are contiguous.
   auto weight_c = weight.contiguous();
   auto bias_c = bias.contiguous();
   std::vector<float> taps(9 * c);
-  {
-    const float scale = 1.0f / static_cast<float>(h * w);
-    const float* pw = weight_c.data_ptr<float>();
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int t = 0; t < 9; ++t) taps[t * c + ch] = pw[ch * 9 + t] * scale;
-  }
-  auto out = torch::empty({n, c, h, w},
-                          x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const float scale = 1.0f / static_cast<float>(h * w);
+  const float* pw = weight_c.data_ptr<float>();
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int t = 0; t < 9; ++t) taps[t * c + ch] = pw[ch * 9 + t] * scale;
+  auto out = torch::empty({n, c, h, w}, x.options().memory_format(
+                                            at::MemoryFormat::ChannelsLast));
+  const float* px = x.data_ptr<float>();
   const float* pb = bias_c.data_ptr<float>();
   float* po = out.data_ptr<float>();
   if (c % 16 == 0)
-    fused_rows<v16>(nhwc, k, stride, affinity, taps.data(), pb, po);
+    batch<v16>(px, po, n, h, w, c, k, stride, affinity, taps.data(), pb);
   else if (c % 8 == 0)
-    fused_rows<v8>(nhwc, k, stride, affinity, taps.data(), pb, po);
+    batch<v8>(px, po, n, h, w, c, k, stride, affinity, taps.data(), pb);
   else
-    fused_rows<float>(nhwc, k, stride, affinity, taps.data(), pb, po);
+    batch<float>(px, po, n, h, w, c, k, stride, affinity, taps.data(), pb);
   return out;
 }
+
+}  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("light_nl_forward", &light_nl_forward,

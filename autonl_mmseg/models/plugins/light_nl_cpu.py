@@ -47,6 +47,12 @@ def fused_light_nl(enabled):
         set_fused_light_nl(previous)
 
 
+def fused_kernel_enabled():
+    """False when the kernel is turned off or could not be built (cheap: a
+    block asks on every call)."""
+    return _state['enabled'] and not _state['failed']
+
+
 def fused_kernel():
     """The compiled kernel module, or None (turned off, or not buildable)."""
     if not _state['enabled'] or _state['failed']:
@@ -77,7 +83,9 @@ def fused_kernel():
 def fused_light_nl_forward(x, weight, bias, k, stride, affinity):
     """``x + bias + DWConv3x3(y)`` by the fused kernel, or None when it is
     unavailable (the caller then takes the PyTorch path)."""
-    module = fused_kernel()
+    module = _state['module'] if _state['enabled'] else None
     if module is None:
-        return None
+        module = fused_kernel()
+        if module is None:
+            return None
     return module.light_nl_forward(x, weight, bias, k, stride, affinity)
