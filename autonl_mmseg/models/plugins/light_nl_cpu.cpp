@@ -17,6 +17,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -43,6 +44,20 @@ template <typename V>
 inline void store(float* p, V v) {
   std::memcpy(p, &v, sizeof(V));
 }
+
+// n zeroed floats from a 64-byte boundary: with rows of a multiple of 16
+// floats, no vector load straddles two cache lines
+class Buffer {
+ public:
+  explicit Buffer(int64_t n = 0) : floats_(n > 0 ? n + 15 : 0, 0.0f) {}
+  float* data() {
+    const auto p = reinterpret_cast<std::uintptr_t>(floats_.data());
+    return reinterpret_cast<float*>((p + 63) & ~std::uintptr_t(63));
+  }
+
+ private:
+  std::vector<float> floats_;
+};
 
 // A product a (rows, kk) b (kk, n) in strides: a[r * lda + i * inca],
 // b[i * ldb + j], out[r * ldo + j]; V's lanes divide n. ACC adds to out.
@@ -150,12 +165,12 @@ void image(const float* x, float* o, int64_t h, int64_t w, int64_t c,
   const int64_t wc = w * c;
   const int64_t hs = (h + stride - 1) / stride, ws = (w + stride - 1) / stride;
   const int64_t hws = hs * ws;
-  std::vector<float> gram, xs_copy, xsc_t;
+  Buffer gram, xs_copy, xsc_t;
   int64_t hws_pad = 0;
   const float* xs = x;  // x_s as (HW', C) rows
   if (affinity) {
     if (stride > 1) {
-      xs_copy.resize(hws * c);
+      xs_copy = Buffer(hws * c);
       for (int64_t i = 0; i < hs; ++i)
         for (int64_t j = 0; j < ws; ++j)
           std::memcpy(xs_copy.data() + (i * ws + j) * c,
@@ -163,13 +178,14 @@ void image(const float* x, float* o, int64_t h, int64_t w, int64_t c,
       xs = xs_copy.data();
     }
     hws_pad = (hws + lanes<V> - 1) / lanes<V> * lanes<V>;
-    xsc_t.assign(k * hws_pad, 0.0f);  // x_sc^T, zero-padded to the lanes
+    xsc_t = Buffer(k * hws_pad);  // x_sc^T, zero-padded to the lanes
     for (int64_t q = 0; q < hws; ++q)
-      for (int64_t i = 0; i < k; ++i) xsc_t[i * hws_pad + q] = xs[q * c + i];
+      for (int64_t i = 0; i < k; ++i)
+        xsc_t.data()[i * hws_pad + q] = xs[q * c + i];
   } else {
     // gram[i] = sum over x_s's pixels of x[i] x, one subsampled row at a
     // time (a row: ws pixels stride * C apart)
-    gram.assign(k * c, 0.0f);
+    gram = Buffer(k * c);
     at::parallel_for(0, (k + 3) / 4, 1, [&](int64_t begin, int64_t end) {
       const int64_t r0 = 4 * begin, rows = std::min(4 * end, k) - r0;
       for (int64_t i = 0; i < h; i += stride) {
@@ -182,8 +198,8 @@ void image(const float* x, float* o, int64_t h, int64_t w, int64_t c,
   }
   at::parallel_for(0, h, 1, [&](int64_t begin, int64_t end) {
     const int64_t row = (w + 2) * c;  // a row of y, zero-padded
-    std::vector<float> ring(4 * row, 0.0f);  // rows i % 3, and a zero row
-    std::vector<float> aff(affinity ? w * hws_pad : 0);
+    Buffer ring(4 * row);  // rows i % 3, and a zero row
+    Buffer aff(affinity ? w * hws_pad : 0);
     const float* zero = ring.data() + 3 * row;
     auto slot = [&](int64_t i) { return ring.data() + (i % 3) * row; };
     auto y_row = [&](int64_t i) {
@@ -246,11 +262,12 @@ torch::Tensor light_nl_forward(torch::Tensor x, torch::Tensor weight,
   // (9, C) and the bias as (C,): the channel loops are contiguous.
   auto weight_c = weight.contiguous();
   auto bias_c = bias.contiguous();
-  std::vector<float> taps(9 * c);
+  Buffer taps(9 * c);
   const float scale = 1.0f / static_cast<float>(h * w);
   const float* pw = weight_c.data_ptr<float>();
+  float* pt = taps.data();
   for (int64_t ch = 0; ch < c; ++ch)
-    for (int t = 0; t < 9; ++t) taps[t * c + ch] = pw[ch * 9 + t] * scale;
+    for (int t = 0; t < 9; ++t) pt[t * c + ch] = pw[ch * 9 + t] * scale;
   auto out = torch::empty({n, c, h, w}, x.options().memory_format(
                                             at::MemoryFormat::ChannelsLast));
   const float* px = x.data_ptr<float>();
