@@ -29,8 +29,13 @@ def test_measure_case_lightnl_tiny():
         assert all(t > 0 for t in row['times_ms'])
         assert row['median_ms'] == statistics.median(row['times_ms']) > 0
         assert 0 < row['min_ms'] <= row['median_ms']
-        # the ratio is model / reference of the reported medians
-        assert math.isclose(row['ratio'], row['median_ms'] / ref['median_ms'],
+        # the ratio pairs the times of each repeat; the ratio of the
+        # medians is kept beside it
+        assert math.isclose(row['ratio'], statistics.median(
+            t / r for t, r in zip(row['times_ms'], ref['times_ms'])),
+            rel_tol=1e-9)
+        assert math.isclose(row['ratio_of_medians'],
+                            row['median_ms'] / ref['median_ms'],
                             rel_tol=1e-9)
         assert row['peak_mb'] > 0
         assert math.isclose(row['mem_ratio'], row['peak_mb'] / ref['peak_mb'],
@@ -41,6 +46,19 @@ def test_measure_case_lightnl_tiny():
     assert rows[1]['peak_mb'] < ref['peak_mb']
     # the models are left in eval mode with their output shapes unchanged
     assert not any(m.training for m in case.models.values())
+
+
+def test_paired_ratio_ignores_a_slow_phase():
+    """A slow phase of the machine (+40%) that ends mid-run, between the
+    two models of repeat 6: the paired ratio keeps the true 1.1, the ratio
+    of the medians compares a slow median with a fast one."""
+    import benchmark
+    reference = [14.0] * 5 + [10.0] * 6
+    model = [15.4] * 6 + [11.0] * 5  # 1.1x in every repeat but the 6th
+    assert math.isclose(benchmark.paired_ratio(model, reference), 1.1)
+    assert statistics.median(model) / statistics.median(reference) > 1.5
+    assert math.isclose(benchmark.paired_ratio([3.0, 1.0, 2.0],
+                                               [1.0, 1.0, 1.0]), 2.0)
 
 
 def test_lever_forms_compute_the_same_network():
