@@ -46,9 +46,10 @@ How it measures:
   (:func:`paired_ratio`): this VM has slow phases of seconds (+40%), and
   where one starts near the middle of a run a ratio of the two medians
   compares a slow median with a fast one (measured: 1.29 where the paired
-  ratio was 1.09; the JSON keeps both, ``ratio_of_medians``). A model whose forward is shorter than ``MIN_RUN_S``
-  repeats it within one timed run to fill ``MIN_RUN_S`` (the count is fixed
-  from the warm-up) and reports the time per forward.
+  ratio was 1.09; the JSON keeps both, ``ratio_of_medians``). A model
+  whose forward is shorter than ``MIN_RUN_S`` repeats it within one timed
+  run to fill ``MIN_RUN_S`` (the count is fixed from the warm-up) and
+  reports the time per forward.
 * Peak memory is the largest amount of memory that one forward has
   allocated beyond what existed before it (weights and input excluded).
   CPU: the allocation events of ``torch.profiler`` (``profile_memory=True``)

@@ -1,11 +1,14 @@
 """The fused CPU inference kernel of a deploy-form LightNL block.
 
 ``light_nl_cpu.cpp`` computes ``x + b + DWConv3x3(x_c x_sc^T x_s / HW)`` in
-one call: the Gram matrix, then row by row the rows of y and the depthwise
-conv with its bias and the residual, in vector loops. :class:`LightNL` uses it for a deploy-form block on a float32
-channels-last CPU input with autograd off; everything else (training, CUDA,
-NCHW inputs, ONNX export, ``torch.compile``) takes the PyTorch path, which is
-the reference the tests hold the kernel to.
+one call: the Gram matrix (or, in the affinity order, x_sc transposed), then
+row by row the rows of y and the depthwise conv with its bias and the
+residual, in register-tiled vector loops. :class:`LightNL` uses it for a
+deploy-form block on a float32 channels-last CPU input with autograd off,
+where the Gram matrix (or x_s) fits in L2 (:func:`.light_nl.fused_plan`);
+everything else (training, CUDA, NCHW inputs, larger blocks, ONNX export,
+``torch.compile``) takes the PyTorch path, which is the reference the tests
+hold the kernel to.
 
 The kernel is compiled on first use with ``torch.utils.cpp_extension`` (a
 C++ compiler and ninja, as MMCV's build needs; ~25 s here, then cached in
