@@ -184,7 +184,7 @@ class LightNL(BaseModule):
         self.channel_ratio = channel_ratio
         self.spatial_stride = spatial_stride
         self.matmul_order = matmul_order
-        self._fused_args_cache = {}  # (input C, H, W, ...) -> kernel args
+        self._fused_args_cache = {}  # input (C, H, W) -> fused_plan(...)
         self.depthwise_conv = nn.Conv2d(
             in_channels,
             in_channels,
@@ -286,12 +286,11 @@ class LightNL(BaseModule):
                 or not self.deploy or torch.jit.is_tracing()
                 or torch.compiler.is_compiling()):
             return None
-        key = (x.shape[1:], self.channel_ratio, self.spatial_stride,
-               self.matmul_order)
-        args = self._fused_args_cache.get(key)
+        shape = x.shape[1:]  # the block's own settings are fixed
+        args = self._fused_args_cache.get(shape)
         if args is None:
-            args = self._fused_args_cache[key] = fused_plan(
-                *x.shape[1:], self.channel_ratio, self.spatial_stride,
+            args = self._fused_args_cache[shape] = fused_plan(
+                *shape, self.channel_ratio, self.spatial_stride,
                 self.matmul_order)
         if not args:  # too large for the kernel's loops
             return None

@@ -58,7 +58,7 @@ def fused_kernel_enabled():
 
 def fused_kernel():
     """The compiled kernel module, or None (turned off, or not buildable)."""
-    if not _state['enabled'] or _state['failed']:
+    if not fused_kernel_enabled():
         return None
     if _state['module'] is None:
         from mmengine.logging import print_log
